@@ -1,0 +1,85 @@
+"""Domain types that flow between Vigil's stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    """What a meter measures."""
+
+    ELECTRICITY = "electricity"
+    WATER = "water"
+
+
+class Item(StrEnum):
+    """Energy sub-item code after the public-building sub-metering classification."""
+
+    LIGHTING_SOCKETS = "01A"
+    HVAC = "01B"
+    POWER = "01C"
+    SPECIAL = "01D"
+    MAIN_INCOMER = "01E"
+    WATER = "02"
+
+
+#: Base unit in which every normalised register value is stored, per kind.
+BASE_UNIT: dict[Kind, str] = {Kind.ELECTRICITY: "kWh", Kind.WATER: "m3"}
+
+#: Factor from each accepted unit to its kind's base unit.
+UNIT_FACTORS: dict[str, tuple[Kind, float]] = {
+    "Wh": (Kind.ELECTRICITY, 0.001),
+    "kWh": (Kind.ELECTRICITY, 1.0),
+    "MWh": (Kind.ELECTRICITY, 1000.0),
+    "L": (Kind.WATER, 0.001),
+    "m3": (Kind.WATER, 1.0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One validated, normalised cumulative register reading of one meter."""
+
+    site: str
+    building: str
+    meter: str
+    kind: Kind
+    item: Item
+    ts_ms: int  # the reading's own time, UTC epoch milliseconds
+    value: float  # register in the kind's base unit (kWh or m3), multiplier applied
+    raw: float  # register exactly as the gateway sent it
+    unit: str  # unit as the gateway sent it
+    gateway: str
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A payload, or one reading of it, that Vigil refused, and why."""
+
+    topic: str
+    gateway: str | None
+    reason: str
+    payload: bytes
+    received_ms: int
+    index: int | None = None  # position of the reading in a batch; None for the whole payload
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A message as received from the broker, before parsing."""
+
+    topic: str
+    payload: bytes
+    received_ms: int
+    mid: int = 0
+    qos: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    """What one payload yielded: good readings and refused parts."""
+
+    readings: tuple[Reading, ...]
+    rejections: tuple[Rejection, ...]

@@ -1,0 +1,48 @@
+"""Encode readings as InfluxDB line protocol (the `meter_register` schema of docs/schema.md)."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from core.types import Reading
+
+MEASUREMENT = "meter_register"
+
+# Line protocol cannot carry these in a tag at all (a newline ends the point; a backslash can
+# swallow the separator after it), so such a value is refused rather than written altered.
+_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\\]")
+_TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
+
+
+class UnencodableValue(ValueError):
+    """A tag or field value that line protocol cannot carry faithfully."""
+
+
+def escape_tag(value: str) -> str:
+    """Escape a tag key or value; refuse control characters and backslashes."""
+    if not value:
+        raise UnencodableValue("empty tag value")
+    if _FORBIDDEN.search(value):
+        raise UnencodableValue(f"tag value {value[:60]!r} contains a control character or backslash")
+    return value.translate(_TAG_ESCAPES)
+
+
+def format_float(value: float) -> str:
+    """Format a float field so InfluxDB parses back the same float."""
+    if not math.isfinite(value):
+        raise UnencodableValue(f"field value {value} is not finite")
+    return repr(float(value))
+
+
+def to_line_protocol(reading: Reading) -> str:
+    """Encode one reading as one line (timestamp in milliseconds)."""
+    tags = (
+        f"building={escape_tag(reading.building)},item={escape_tag(reading.item.value)},"
+        f"kind={escape_tag(reading.kind.value)},meter={escape_tag(reading.meter)},"
+        f"site={escape_tag(reading.site)}"
+    )
+    fields = f"value={format_float(reading.value)},raw={format_float(reading.raw)}"
+    if reading.seq is not None:
+        fields += f",seq={int(reading.seq)}i"
+    return f"{MEASUREMENT},{tags} {fields} {int(reading.ts_ms)}"
