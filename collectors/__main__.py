@@ -70,9 +70,7 @@ def main(argv: list[str] | None = None) -> None:
             token=os.environ.get("VIGIL_INFLUX_TOKEN"),
         )
     )
-    ingestor = Ingestor(
-        site, client, Spool(state / "spool.db"), DeadLetterStore(state / "deadletter.db"), metrics
-    )
+    ingestor = Ingestor(site, client, Spool(state / "spool.db"), DeadLetterStore(state / "deadletter.db"), metrics)
     settings = MqttSettings(
         host=args.mqtt_host,
         port=args.mqtt_port,

@@ -79,9 +79,7 @@ class MeterCollector:
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = s.session_expiry_s
         props.ReceiveMaximum = s.receive_maximum
-        self.client.connect_async(
-            s.host, s.port, keepalive=s.keepalive_s, clean_start=False, properties=props
-        )
+        self.client.connect_async(s.host, s.port, keepalive=s.keepalive_s, clean_start=False, properties=props)
         self.client.loop_start()
         for name, target in (("store", self._store_loop), ("replay", self._replay_loop)):
             thread = threading.Thread(target=target, name=f"collector-{name}", daemon=True)

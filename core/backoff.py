@@ -21,4 +21,4 @@ class Backoff:
     def delay(self, attempt: int) -> float:
         """Return the delay before retry `attempt` (0-based)."""
         ceiling = min(self.cap_s, self.base_s * 2 ** min(attempt, 62))
-        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
+        return float(ceiling / 2 + self.rng.uniform(0, ceiling / 2))

@@ -52,9 +52,7 @@ class Meter(_Model):
     kind: Kind
     item: Item
     name: str = ""
-    multiplier: float = Field(
-        default=1.0, gt=0, le=100_000, description="CT/PT ratio applied to the register"
-    )
+    multiplier: float = Field(default=1.0, gt=0, le=100_000, description="CT/PT ratio applied to the register")
     resolution: float = Field(default=0.01, gt=0, le=1000, description="register step, in register units")
     rollover: float = Field(default=99_999_999.99, gt=0, le=1e15, description="largest register value")
     interval_s: int = Field(default=900, ge=1, le=86_400, description="expected reading interval")

@@ -84,9 +84,7 @@ class DeadLetterStore:
             self._db.execute("COMMIT")
         return len(rows)
 
-    def list(
-        self, limit: int = 100, gateway: str | None = None, since_ms: int | None = None
-    ) -> list[DeadLetter]:
+    def list(self, limit: int = 100, gateway: str | None = None, since_ms: int | None = None) -> list[DeadLetter]:
         """Return the newest rejections first, optionally for one gateway or since a time."""
         query = "SELECT * FROM dead_letters WHERE 1=1"
         args: list[object] = []

@@ -16,9 +16,7 @@ class IngestMetrics:
         self.written = Counter("vigil_readings_written", "Readings accepted by InfluxDB", registry=r)
         self.spooled = Counter("vigil_readings_spooled", "Readings written to the local spool", registry=r)
         self.replayed = Counter("vigil_readings_replayed", "Spooled readings written to InfluxDB", registry=r)
-        self.rejected = Counter(
-            "vigil_readings_rejected", "Payloads or readings dead-lettered", ["stage"], registry=r
-        )
+        self.rejected = Counter("vigil_readings_rejected", "Payloads or readings dead-lettered", ["stage"], registry=r)
         self.spool_depth = Gauge("vigil_spool_depth_lines", "Lines waiting in the spool", registry=r)
         self.write_seconds = Histogram(
             "vigil_influx_write_seconds",

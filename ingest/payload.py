@@ -117,9 +117,7 @@ def _parse_rfc3339(text: str) -> int:
 def _meter(item: dict[str, Any], gateway: str, site: SiteConfig) -> Meter:
     meter_id = item.get("meter")
     if not isinstance(meter_id, str):
-        raise BadReading(
-            "missing meter" if meter_id is None else f"meter must be a string, got {_short(meter_id)}"
-        )
+        raise BadReading("missing meter" if meter_id is None else f"meter must be a string, got {_short(meter_id)}")
     meter = site.meter_by_id.get(meter_id)
     if meter is None:
         raise BadReading(f"unknown meter {_short(meter_id)}")
@@ -136,17 +134,16 @@ def _value_and_unit(item: dict[str, Any], meter: Meter) -> tuple[float, str, flo
     unit_kind, factor = UNIT_FACTORS[unit]
     if unit_kind is not meter.kind:
         raise BadReading(f"unit {unit} does not fit {meter.kind.value} meter {meter.id}")
-    raw = item.get("value")
-    if type(raw) not in (int, float):
-        raise BadReading("missing value" if raw is None else f"value must be a number, got {_short(raw)}")
+    value = item.get("value")
+    if type(value) not in (int, float):
+        raise BadReading("missing value" if value is None else f"value must be a number, got {_short(value)}")
+    raw: float = value
     if not math.isfinite(raw):
         raise BadReading(f"value {raw} is not finite")
     if raw < 0:
         raise BadReading(f"value {raw} is negative: a register cannot be")
     if raw * factor > meter.rollover * _REGISTER_SLACK:
-        raise BadReading(
-            f"value {raw} {unit} exceeds the register maximum {meter.rollover} of meter {meter.id}"
-        )
+        raise BadReading(f"value {raw} {unit} exceeds the register maximum {meter.rollover} of meter {meter.id}")
     return float(raw), unit, factor
 
 

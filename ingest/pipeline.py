@@ -94,9 +94,7 @@ class Ingestor:
             rejections.extend(result.rejections)
             for reading in result.readings:
                 try:
-                    lines.append(
-                        _Line(to_line_protocol(reading), message.topic, reading.gateway, message.received_ms)
-                    )
+                    lines.append(_Line(to_line_protocol(reading), message.topic, reading.gateway, message.received_ms))
                 except UnencodableValue as exc:
                     rejections.append(
                         Rejection(

@@ -133,9 +133,7 @@ def test_wrong_topics_and_gateways_are_refused() -> None:
         .rejections[0]
         .reason.startswith("not a readings topic")
     )
-    assert parse(reading(), topic="vigil/t1/gateways/gw-x/readings").rejections[0].reason == (
-        "unknown gateway 'gw-x'"
-    )
+    assert parse(reading(), topic="vigil/t1/gateways/gw-x/readings").rejections[0].reason == ("unknown gateway 'gw-x'")
 
 
 def test_oversized_payload_is_refused_without_parsing() -> None:
@@ -155,9 +153,7 @@ def test_nan_and_infinity_are_refused() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=20,
 )
 

@@ -1,0 +1,165 @@
+"""The whole platform on one machine: servers and Vigil services as supervised child processes."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from core.config import SiteConfig, load_site
+from ops.broker import broker_accounts, write_broker_config
+from ops.secrets import load_or_create_secrets
+from ops.servers import InfluxDB, Mosquitto, ServerProcess, create_database
+
+logger = logging.getLogger(__name__)
+
+
+class PythonService(ServerProcess):
+    """A Vigil service (`python -m module ...`) run as a child process."""
+
+    def __init__(
+        self,
+        name: str,
+        args: list[str],
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        ready: Callable[[], bool] | None = None,
+    ) -> None:
+        super().__init__(log_path, env=env)
+        self.name = name
+        self.args = args
+        self._ready = ready
+
+    def argv(self) -> list[str]:
+        """Return the command line of the service."""
+        return [sys.executable, "-m", *self.args]
+
+    def is_ready(self) -> bool:
+        """Return True once the service's readiness check passes (or at once without one)."""
+        return self._ready() if self._ready else True
+
+
+def http_ok(url: str) -> Callable[[], bool]:
+    """Return a readiness check that GETs `url` and expects 200."""
+
+    def check() -> bool:
+        try:
+            return httpx.get(url, timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return check
+
+
+@dataclass(frozen=True, slots=True)
+class StackSettings:
+    """Where the local platform keeps its data and which loopback ports it uses."""
+
+    site_path: Path
+    var: Path = Path("var")
+    mqtt_port: int = 1883
+    influx_port: int = 8086
+    collector_metrics_port: int = 9101
+    database: str = "vigil"
+    simulate: bool = True
+    sim_speed: float = 60.0  # simulated seconds per wall second
+    seed: int = 1
+
+
+@dataclass
+class Stack:
+    """Start and stop everything in order; `services` lists what runs, in start order."""
+
+    settings: StackSettings
+    site: SiteConfig = field(init=False)
+    services: list[ServerProcess] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.site = load_site(self.settings.site_path)
+
+    @property
+    def secrets_path(self) -> Path:
+        return self.settings.var / "secrets.json"
+
+    @property
+    def influx_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.influx_port}"
+
+    def start(self, progress: Callable[[str], None] = print) -> None:
+        """Start servers, then services, waiting for each to be ready."""
+        s = self.settings
+        var = s.var.resolve()
+        passwords = load_or_create_secrets(self.secrets_path, broker_accounts(self.site))
+        conf = write_broker_config(var / "mosquitto", self.site, passwords, s.mqtt_port)
+        self._launch(Mosquitto(conf, s.mqtt_port), progress, f"MQTT broker on 127.0.0.1:{s.mqtt_port}")
+        self._launch(InfluxDB(var / "influxdb", s.influx_port), progress, f"InfluxDB on {self.influx_url}")
+        create_database(self.influx_url, s.database)
+        common = ["--site", str(s.site_path.resolve())]
+        metrics_url = f"http://127.0.0.1:{s.collector_metrics_port}/metrics"
+        collector = PythonService(
+            "collector",
+            [
+                "collectors",
+                *common,
+                "--mqtt-port",
+                str(s.mqtt_port),
+                "--influx-url",
+                self.influx_url,
+                "--influx-db",
+                s.database,
+                "--state-dir",
+                str(var / "collector"),
+                "--metrics-port",
+                str(s.collector_metrics_port),
+            ],
+            var / "logs" / "collector.log",
+            env={"VIGIL_MQTT_PASSWORD": passwords["collector"]},
+            ready=http_ok(metrics_url),
+        )
+        self._launch(collector, progress, f"meter collector (metrics {metrics_url})")
+        if s.simulate:
+            simulator = PythonService(
+                "meter-simulator",
+                [
+                    "simulators.meters",
+                    *common,
+                    "--port",
+                    str(s.mqtt_port),
+                    "--secrets",
+                    str(self.secrets_path),
+                    "--seed",
+                    str(s.seed),
+                    "--mode",
+                    "realtime",
+                    "--speed",
+                    str(s.sim_speed),
+                ],
+                var / "logs" / "meter-simulator.log",
+            )
+            self._launch(simulator, progress, f"meter gateway simulators ({len(self.site.gateways)} gateways)")
+
+    def stop(self) -> None:
+        """Stop everything in reverse start order."""
+        for service in reversed(self.services):
+            try:
+                service.stop()
+            except Exception:
+                logger.exception("stopping %s failed", service.name)
+        self.services.clear()
+
+    def dead(self) -> list[str]:
+        """Names of services that have exited."""
+        return [service.name for service in self.services if not service.running]
+
+    def _launch(self, service: ServerProcess, progress: Callable[[str], None], what: str) -> None:
+        progress(f"  starting {what} ...")
+        started = time.monotonic()
+        service.start()
+        self.services.append(service)
+        service.wait_ready(60)
+        progress(f"  ok   {what} ({time.monotonic() - started:.1f} s, log {service.log_path})")
