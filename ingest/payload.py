@@ -135,16 +135,16 @@ def _value_and_unit(item: dict[str, Any], meter: Meter) -> tuple[float, str, flo
     if unit_kind is not meter.kind:
         raise BadReading(f"unit {unit} does not fit {meter.kind.value} meter {meter.id}")
     value = item.get("value")
-    if type(value) not in (int, float):
+    if not isinstance(value, int | float) or isinstance(value, bool):
         raise BadReading("missing value" if value is None else f"value must be a number, got {_short(value)}")
-    raw: float = value
+    raw = float(value)
     if not math.isfinite(raw):
-        raise BadReading(f"value {raw} is not finite")
+        raise BadReading(f"value {value} is not finite")
     if raw < 0:
-        raise BadReading(f"value {raw} is negative: a register cannot be")
+        raise BadReading(f"value {value} is negative: a register cannot be")
     if raw * factor > meter.rollover * _REGISTER_SLACK:
-        raise BadReading(f"value {raw} {unit} exceeds the register maximum {meter.rollover} of meter {meter.id}")
-    return float(raw), unit, factor
+        raise BadReading(f"value {value} {unit} exceeds the register maximum {meter.rollover} of meter {meter.id}")
+    return raw, unit, factor
 
 
 def _check_envelope(topic: str, gateway: str | None, payload: bytes, site: SiteConfig) -> str | None:
