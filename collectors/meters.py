@@ -97,6 +97,7 @@ class MeterCollector:
             thread.join(timeout=30)
         self.client.disconnect()
         self.client.loop_stop()
+        self.ingestor.close()
 
     def backlog(self) -> int:
         """Messages received but not yet stored."""

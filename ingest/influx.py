@@ -49,6 +49,12 @@ class InfluxClient:
         """Release the connection pool."""
         self._http.close()
 
+    def __enter__(self) -> InfluxClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     def ping(self) -> bool:
         """Return True if the server answers `/ping`."""
         try:

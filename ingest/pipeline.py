@@ -118,6 +118,12 @@ class Ingestor:
         written, spooled, refused = self._write_or_spool(lines)
         return StoreOutcome(written=written, spooled=spooled, rejected=len(rejections) + refused)
 
+    def close(self) -> None:
+        """Close InfluxDB connections and the local stores."""
+        self.client.close()
+        self.spool.close()
+        self.deadletters.close()
+
     def replay_once(self, max_batches: int = 10) -> int:
         """Replay up to `max_batches` spooled batches; return lines stored (raise SinkUnavailable if down)."""
         stored = 0
