@@ -68,10 +68,11 @@ class MeterCollector:
         self.client = self._make_client()
 
     @property
-    def filter(self) -> str:
-        """The subscription filter, shared when scale-out is configured."""
-        base = topics.all_gateway_readings(self.site_id)
-        return topics.shared(self.settings.shared_group, base) if self.settings.shared_group else base
+    def filters(self) -> list[str]:
+        """The subscription filters (JSON readings, raw frames), shared when scale-out is configured."""
+        bases = [topics.all_gateway_readings(self.site_id), topics.all_gateway_frames(self.site_id)]
+        group = self.settings.shared_group
+        return [topics.shared(group, base) if group else base for base in bases]
 
     def start(self) -> None:
         """Connect and start the network, storage and spool-replay threads."""
@@ -135,10 +136,10 @@ class MeterCollector:
             "collector %s connected (session present: %s); subscribing %s",
             self.settings.client_id,
             flags.session_present,
-            self.filter,
+            self.filters,
         )
         # Always resubscribe: the broker may have lost the session (expiry, restart without persistence).
-        client.subscribe(self.filter, qos=1)
+        client.subscribe([(f, 1) for f in self.filters])
         self._connected.set()
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:

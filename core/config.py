@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -73,18 +74,64 @@ class Gateway(_Model):
 
 
 class Camera(_Model):
+    """A perimeter camera: where its stream is, and where it looks (local site coordinates, metres)."""
+
     id: Ident
     name: str = ""
-    url: str = Field(min_length=1, max_length=2000)
+    url: str = Field(min_length=1, max_length=2000, description="rtsp://, http(s):// MJPEG, or a file path")
     position: tuple[float, float] = (0.0, 0.0)
-    heading_deg: float = Field(default=0.0, ge=0, lt=360)
+    heading_deg: float = Field(default=0.0, ge=0, lt=360, description="0 = +y (north), clockwise")
     hfov_deg: float = Field(default=90.0, gt=0, le=360)
-    range_m: float | None = Field(default=None, gt=0, le=10_000)
+    range_m: float | None = Field(default=None, gt=0, le=10_000, description="effective range, if given")
+    resolution: tuple[int, int] | None = Field(default=None, description="width, height in pixels")
+    px_per_m: float | None = Field(default=None, gt=0, le=10_000, description="required pixel density")
+    analysis_fps: float = Field(default=2.0, gt=0, le=30)
+
+    @model_validator(mode="after")
+    def _range_known(self) -> Camera:
+        if self.range_m is None and (self.resolution is None or self.px_per_m is None):
+            raise ValueError(f"camera {self.id}: give range_m, or resolution and px_per_m to derive it")
+        return self
+
+    @property
+    def effective_range_m(self) -> float:
+        """Range given, or width_px / (2·tan(HFOV/2)·px_per_m)."""
+        if self.range_m is not None:
+            return self.range_m
+        assert self.resolution is not None and self.px_per_m is not None
+        half = math.radians(min(self.hfov_deg, 179.0)) / 2
+        return self.resolution[0] / (2 * math.tan(half) * self.px_per_m)
+
+
+class Zone(_Model):
+    """A stretch of the perimeter, by distance along the boundary, with a priority (1 = highest)."""
+
+    id: Ident
+    name: str = ""
+    start_m: float = Field(ge=0)
+    end_m: float = Field(gt=0)
+    priority: int = Field(default=3, ge=1, le=5)
+    kind: Literal["gate", "fence", "wall", "road", "other"] = "fence"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Zone:
+        if self.end_m <= self.start_m:
+            raise ValueError(f"zone {self.id}: end_m must be after start_m")
+        return self
+
+
+class Occluder(_Model):
+    """A building or wall that blocks the view, as a polygon."""
+
+    id: Ident
+    polygon: list[tuple[float, float]] = Field(min_length=3)
 
 
 class Perimeter(_Model):
     boundary: list[tuple[float, float]] = Field(min_length=2)
     closed: bool = True
+    zones: list[Zone] = Field(default_factory=list)
+    occluders: list[Occluder] = Field(default_factory=list)
 
 
 class IngestLimits(_Model):

@@ -35,9 +35,47 @@ def all_gateway_status(site: str) -> str:
     return f"{ROOT}/{site}/gateways/+/status"
 
 
+def camera_health(site: str, camera: str) -> str:
+    """Retained health of one camera (JSON)."""
+    return f"{ROOT}/{site}/cameras/{camera}/health"
+
+
+def all_camera_health(site: str) -> str:
+    """Subscription filter for every camera's health."""
+    return f"{ROOT}/{site}/cameras/+/health"
+
+
+def coverage(site: str) -> str:
+    """Retained perimeter coverage report (JSON: blind spots, single-covered stretches)."""
+    return f"{ROOT}/{site}/perimeter/coverage"
+
+
+def alert(site: str, alert_id: str) -> str:
+    """Retained state of one alert (JSON); an empty retained payload clears it."""
+    return f"{ROOT}/{site}/alerts/{alert_id}"
+
+
+def all_alerts(site: str) -> str:
+    """Subscription filter for every alert."""
+    return f"{ROOT}/{site}/alerts/#"
+
+
 def shared(group: str, topic_filter: str) -> str:
     """An MQTT v5 shared subscription of `topic_filter` for consumer group `group`."""
     return f"$share/{group}/{topic_filter}"
+
+
+def all_gateway_frames(site: str) -> str:
+    """Subscription filter for every gateway's raw meter frames, any protocol."""
+    return f"{ROOT}/{site}/gateways/+/frames/+"
+
+
+def frame_protocol_of(topic: str) -> str | None:
+    """Return the protocol of a `vigil/{site}/gateways/{gateway}/frames/{protocol}` topic, or None."""
+    parts = topic.split("/")
+    if len(parts) == 6 and parts[0] == ROOT and parts[2] == "gateways" and parts[4] == "frames" and parts[5]:
+        return parts[5]
+    return None
 
 
 def gateway_of(topic: str) -> str | None:

@@ -83,3 +83,54 @@ class ParseResult:
 
     readings: tuple[Reading, ...]
     rejections: tuple[Rejection, ...]
+
+
+class CameraState(StrEnum):
+    """Health of one camera's picture, as the video analyzer judges it."""
+
+    OK = "ok"
+    VIDEO_LOSS = "video_loss"  # no frames, connection lost, black/uniform picture, "no video" screen
+    FROZEN = "frozen"
+    OCCLUDED = "occluded"
+    DEFOCUSED = "defocused"
+    MOVED = "moved"
+
+
+@dataclass(frozen=True, slots=True)
+class CameraHealth:
+    """One camera's health at a moment (published retained at `vigil/{site}/cameras/{camera}/health`)."""
+
+    camera: str
+    state: CameraState
+    since_ms: int  # UTC epoch ms of the last state change
+    features: tuple[tuple[str, float], ...] = ()  # measured features behind the judgement
+    snapshot: str | None = None  # reference to the JPEG evidence of the last change
+
+
+@dataclass(frozen=True, slots=True)
+class Stretch:
+    """A stretch of the perimeter between two distances along it (metres), with its end coordinates."""
+
+    start_m: float
+    end_m: float
+    start_xy: tuple[float, float]
+    end_xy: tuple[float, float]
+    zones: tuple[str, ...] = ()  # ids of the zones it touches
+    cameras: tuple[str, ...] = ()  # blind spot: cameras that would cover it if healthy; single: the one camera
+
+    @property
+    def length_m(self) -> float:
+        """Length along the perimeter."""
+        return self.end_m - self.start_m
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageReport:
+    """Which parts of the perimeter are watched by healthy cameras right now."""
+
+    computed_ms: int
+    perimeter_length_m: float
+    healthy: tuple[str, ...]
+    unhealthy: tuple[str, ...]
+    blind: tuple[Stretch, ...]  # watched by no healthy camera
+    single: tuple[Stretch, ...]  # watched by exactly one healthy camera

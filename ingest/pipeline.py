@@ -17,7 +17,7 @@ from ingest.deadletter import DeadLetterStore
 from ingest.influx import InfluxClient
 from ingest.lineprotocol import UnencodableValue, to_line_protocol
 from ingest.metrics import IngestMetrics
-from ingest.payload import parse_payload
+from ingest.dispatch import parse_message
 from ingest.spool import Spool
 
 logger = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class Ingestor:
         rejections: list[Rejection] = []
         for message in messages:
             self.metrics.messages.inc()
-            result = parse_payload(message.topic, message.payload, self.site, message.received_ms)
+            result = parse_message(message.topic, message.payload, self.site, message.received_ms)
             rejections.extend(result.rejections)
             for reading in result.readings:
                 try:
