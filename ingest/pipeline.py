@@ -14,10 +14,10 @@ from core.config import SiteConfig
 from core.errors import SinkRejected, SinkUnavailable
 from core.types import InboundMessage, Rejection
 from ingest.deadletter import DeadLetterStore
+from ingest.dispatch import parse_message
 from ingest.influx import InfluxClient
 from ingest.lineprotocol import UnencodableValue, to_line_protocol
 from ingest.metrics import IngestMetrics
-from ingest.dispatch import parse_message
 from ingest.spool import Spool
 
 logger = logging.getLogger(__name__)
