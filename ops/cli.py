@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--var", default="var", help="folder for all data, logs and secrets")
     run.add_argument("--mqtt-port", type=int, default=1883)
     run.add_argument("--influx-port", type=int, default=8086)
-    run.add_argument("--speed", type=float, default=60.0, help="simulated seconds per second")
+    run.add_argument("--speed", type=float, default=300.0, help="simulated seconds per second")
     run.add_argument("--seed", type=int, default=1)
     run.add_argument("--no-simulators", action="store_true")
     run.add_argument("--summary-every", type=float, default=5.0)

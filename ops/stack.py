@@ -67,7 +67,7 @@ class StackSettings:
     collector_metrics_port: int = 9101
     database: str = "vigil"
     simulate: bool = True
-    sim_speed: float = 60.0  # simulated seconds per wall second
+    sim_speed: float = 300.0  # simulated seconds per wall second
     seed: int = 1
 
 
@@ -138,6 +138,8 @@ class Stack:
                     "realtime",
                     "--speed",
                     str(s.sim_speed),
+                    "--faults",
+                    "duplicates,reorder,malformed,bad-readings",
                 ],
                 var / "logs" / "meter-simulator.log",
             )
