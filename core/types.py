@@ -52,6 +52,27 @@ class Reading:
     unit: str  # unit as the gateway sent it
     gateway: str
     seq: int | None = None
+    # Status the meter reported with the reading (e.g. "battery_low", "valve_closed"); () when it reported
+    # a status with nothing wrong, None when the source carries no status at all (JSON readings).
+    flags: tuple[str, ...] | None = None
+    tariffs: tuple[float, ...] = ()  # tariff registers T1..Tn, base unit, multiplier applied (DL/T 645 blocks)
+
+
+@dataclass(frozen=True, slots=True)
+class InstantReading:
+    """One instantaneous quantity of a meter (voltage, current, power), as polled from the meter."""
+
+    site: str
+    building: str
+    meter: str
+    kind: Kind
+    item: Item
+    ts_ms: int  # start of the meter's reading interval in which it was received, UTC epoch ms
+    quantity: str  # e.g. "voltage_a" (V), "current_a" (A), "active_power" (kW)
+    value: float  # in the quantity's unit; power with the meter's multiplier applied
+    raw: float  # exactly as the meter sent it
+    unit: str
+    gateway: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +104,7 @@ class ParseResult:
 
     readings: tuple[Reading, ...]
     rejections: tuple[Rejection, ...]
+    instants: tuple[InstantReading, ...] = ()
 
 
 class CameraState(StrEnum):

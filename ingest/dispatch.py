@@ -7,13 +7,14 @@ from collections.abc import Callable
 from core import topics
 from core.config import SiteConfig
 from core.types import ParseResult, Rejection
+from ingest.frames import parse_frames
 from ingest.payload import parse_payload
 
 #: A frame parser: (protocol, topic, payload, site, received_ms) -> ParseResult.
 FrameParser = Callable[[str, str, bytes, SiteConfig, int], ParseResult]
 
 #: Raw meter-frame protocols (topic `.../frames/{protocol}`) and their parsers.
-FRAME_PARSERS: dict[str, FrameParser] = {}
+FRAME_PARSERS: dict[str, FrameParser] = {"dlt645": parse_frames, "cjt188": parse_frames}
 
 
 def parse_message(topic: str, payload: bytes, site: SiteConfig, received_ms: int) -> ParseResult:

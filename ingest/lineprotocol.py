@@ -1,18 +1,21 @@
-"""Encode readings as InfluxDB line protocol (the `meter_register` schema of docs/schema.md)."""
+"""Encode readings as InfluxDB line protocol (the `meter_register` and `meter_instant` schemas of docs/schema.md)."""
 
 from __future__ import annotations
 
 import math
 import re
 
-from core.types import Reading
+from core.types import InstantReading, Reading
 
 MEASUREMENT = "meter_register"
+INSTANT_MEASUREMENT = "meter_instant"
 
 # Line protocol cannot carry these in a tag at all (a newline ends the point; a backslash can
 # swallow the separator after it), so such a value is refused rather than written altered.
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\\]")
 _TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
+_STRING_ESCAPES = str.maketrans({'"': r"\"", "\\": r"\\"})
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class UnencodableValue(ValueError):
@@ -35,6 +38,13 @@ def format_float(value: float) -> str:
     return repr(float(value))
 
 
+def format_string(value: str) -> str:
+    """Quote a string field value; refuse control characters."""
+    if _CONTROL.search(value):
+        raise UnencodableValue(f"string field {value[:60]!r} contains a control character")
+    return f'"{value.translate(_STRING_ESCAPES)}"'
+
+
 def to_line_protocol(reading: Reading) -> str:
     """Encode one reading as one line (timestamp in milliseconds)."""
     tags = (
@@ -45,4 +55,19 @@ def to_line_protocol(reading: Reading) -> str:
     fields = f"value={format_float(reading.value)},raw={format_float(reading.raw)}"
     if reading.seq is not None:
         fields += f",seq={int(reading.seq)}i"
+    for n, tariff in enumerate(reading.tariffs, start=1):
+        fields += f",tariff{n}={format_float(tariff)}"
+    if reading.flags is not None:
+        fields += f",flags={format_string(','.join(reading.flags))}"
     return f"{MEASUREMENT},{tags} {fields} {int(reading.ts_ms)}"
+
+
+def instant_to_line_protocol(instant: InstantReading) -> str:
+    """Encode one instantaneous value as one line of `meter_instant` (timestamp in milliseconds)."""
+    tags = (
+        f"building={escape_tag(instant.building)},item={escape_tag(instant.item.value)},"
+        f"kind={escape_tag(instant.kind.value)},meter={escape_tag(instant.meter)},"
+        f"quantity={escape_tag(instant.quantity)},site={escape_tag(instant.site)}"
+    )
+    fields = f"value={format_float(instant.value)},raw={format_float(instant.raw)}"
+    return f"{INSTANT_MEASUREMENT},{tags} {fields} {int(instant.ts_ms)}"

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from core.backoff import Backoff
 from core.config import SiteConfig
 from core.errors import SinkRejected, SinkUnavailable
-from core.types import InboundMessage, Rejection
+from core.types import InboundMessage, InstantReading, Reading, Rejection
 from ingest.deadletter import DeadLetterStore
 from ingest.dispatch import parse_message
 from ingest.influx import InfluxClient
-from ingest.lineprotocol import UnencodableValue, to_line_protocol
+from ingest.lineprotocol import UnencodableValue, instant_to_line_protocol, to_line_protocol
 from ingest.metrics import IngestMetrics
 from ingest.spool import Spool
 
@@ -92,16 +92,18 @@ class Ingestor:
             self.metrics.messages.inc()
             result = parse_message(message.topic, message.payload, self.site, message.received_ms)
             rejections.extend(result.rejections)
-            for reading in result.readings:
+            points: tuple[Reading | InstantReading, ...] = (*result.readings, *result.instants)
+            for point in points:
                 try:
-                    lines.append(_Line(to_line_protocol(reading), message.topic, reading.gateway, message.received_ms))
+                    text = to_line_protocol(point) if isinstance(point, Reading) else instant_to_line_protocol(point)
+                    lines.append(_Line(text, message.topic, point.gateway, message.received_ms))
                 except UnencodableValue as exc:
                     rejections.append(
                         Rejection(
                             message.topic,
-                            reading.gateway,
+                            point.gateway,
                             str(exc),
-                            repr(reading).encode(),
+                            repr(point).encode(),
                             message.received_ms,
                         )
                     )

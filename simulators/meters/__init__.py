@@ -15,6 +15,7 @@ from simulators.meters.faults import (
 )
 from simulators.meters.generator import GenOptions, ReceiveClock, generate_site
 from simulators.meters.model import LoadModel
+from simulators.meters.transparent import FrameOptions, generate_frames, is_transparent
 from simulators.meters.truth import BadPart, Manifest, Publication, TruthReading, readings_by_meter, summarise
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "BadPart",
     "ClockSkew",
     "FaultPlan",
+    "FrameOptions",
     "Gap",
     "GenOptions",
     "Leak",
@@ -36,7 +38,9 @@ __all__ = [
     "Rollover",
     "TruthReading",
     "default_plan",
+    "generate_frames",
     "generate_site",
+    "is_transparent",
     "readings_by_meter",
     "summarise",
 ]

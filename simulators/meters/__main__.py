@@ -16,9 +16,10 @@ import orjson
 
 from core.config import SiteConfig, load_site
 from simulators.meters.faults import FAULT_NAMES, default_plan
-from simulators.meters.generator import GenOptions, generate_site
+from simulators.meters.generator import GenOptions
 from simulators.meters.publisher import PublishError
-from simulators.meters.runner import receive_clock, run_site
+from simulators.meters.runner import receive_clock, run_site, site_publications
+from simulators.meters.transparent import FrameOptions
 from simulators.meters.truth import Manifest, summarise
 
 logger = logging.getLogger("simulators.meters")
@@ -52,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--single", action="store_true", help="one reading object per publication")
     p.add_argument("--ts-format", choices=("rfc3339", "epoch_ms", "mixed"), default="rfc3339")
     p.add_argument("--mixed-units", action="store_true", help="some meters in Wh / MWh / L")
+    p.add_argument(
+        "--frame-corrupt-rate",
+        type=float,
+        help="transparent gateways: chance of a corrupted byte per frame (default: 0.01 with --faults malformed)",
+    )
     p.add_argument("--truth", type=Path, help="write the expected readings as JSON lines here (bounded runs)")
     p.add_argument("--dry-run", action="store_true", help="generate only, no broker (bounded runs)")
     p.add_argument("--log-level", default="INFO")
@@ -98,12 +104,16 @@ def _run(args: argparse.Namespace, stop: threading.Event) -> tuple[str, Manifest
         ts_format=args.ts_format,
         mixed_units=args.mixed_units,
     )
+    frames = FrameOptions(corrupt_rate=args.frame_corrupt_rate)
     if args.dry_run:
         if end is None:
             raise ValueError("--dry-run needs a bounded run (fast mode, or --end)")
         clock = receive_clock(args.mode, int(start.timestamp() * 1000), args.speed, int(time.time() * 1000))
         began = time.monotonic()
-        manifest = summarise(generate_site(site, args.seed, start, end, faults=plan, options=options, receive_ms=clock))
+        pubs = site_publications(
+            site, args.seed, start, end, faults=plan, options=options, frames=frames, receive_ms=clock
+        )
+        manifest = summarise(pubs)
         return (
             f"{site.site.id} dry run: {manifest.publications} publications ({manifest.malformed_publications} "
             f"malformed), {manifest.readings_sent} readings, {manifest.distinct} distinct, "
@@ -117,7 +127,7 @@ def _run(args: argparse.Namespace, stop: threading.Event) -> tuple[str, Manifest
     logger.info("site %s: simulating %s .. %s (%s), faults %s", site.site.id, start, end or "forever", args.mode, names)
     result = run_site(
         site, args.host, args.port, passwords, args.seed, start, end, args.mode, args.speed,
-        faults=plan, options=options, stop=stop, keep_readings=end is not None,
+        faults=plan, options=options, frames=frames, stop=stop, keep_readings=end is not None,
     )  # fmt: skip
     return f"{site.site.id}: {result.summary()}", result.manifest
 

@@ -163,10 +163,13 @@ def default_plan(site: SiteConfig, start: datetime, end: datetime, names: Iterab
     def at(fraction: float) -> datetime:
         return start + span * fraction
 
-    water_subs = [m.id for m in site.meters if m.kind is Kind.WATER and "main" not in m.id.lower()]
-    water = water_subs or [m.id for m in site.meters if m.kind is Kind.WATER]
-    electric = [m.id for m in site.meters if m.kind is Kind.ELECTRICITY]
-    order = [site.gateways[int(i)].id for i in rng.permutation(len(site.gateways))]
+    # Faults go to the JSON gateways and their meters; transparent ones (every meter addressed) stay clean.
+    meters = [m for m in site.meters if m.address is None]
+    water_subs = [m.id for m in meters if m.kind is Kind.WATER and "main" not in m.id.lower()]
+    water = water_subs or [m.id for m in meters if m.kind is Kind.WATER]
+    electric = [m.id for m in meters if m.kind is Kind.ELECTRICITY]
+    json_gateways = [g for g in site.gateways if any(site.meter_by_id[m].address is None for m in g.meters)]
+    order = [json_gateways[int(i)].id for i in rng.permutation(len(json_gateways))]
 
     def pick(options: list[str]) -> str:
         return options[int(rng.integers(len(options)))]

@@ -22,6 +22,7 @@ from simulators.meters.registers import choose_units, register_format
 from simulators.meters.seeding import rng_for
 from simulators.meters.series import MeterSeries, RawReading
 from simulators.meters.transforms import duplicates, monotonic_due, reorder
+from simulators.meters.transparent import is_transparent
 from simulators.meters.truth import BadPart, Publication, TruthReading
 
 #: Maps the time a publication is due (simulated UTC ms) to when the collector will receive it (wall UTC ms).
@@ -64,7 +65,7 @@ def generate_site(
     options: GenOptions | None = None,
     receive_ms: ReceiveClock | None = None,
 ) -> Iterator[Publication]:
-    """Yield every gateway's publications for [start, end), merged in send order; naive times are site-local.
+    """Yield every JSON gateway's publications for [start, end), merged in send order; naive times are site-local.
 
     With `end` None the stream never ends (it is lazy: one chunk of a few days per gateway at a time).
 
@@ -90,6 +91,7 @@ def generate_site(
     streams = [
         _GatewayRun(site, gw, i, model, formats, faults, options, start_ms, end_ms, clock).publications()
         for i, gw in enumerate(site.gateways)
+        if not is_transparent(site, gw)  # those forward raw meter frames: simulators.meters.transparent
     ]
     yield from heapq.merge(*streams, key=lambda p: p.due_ms)
 

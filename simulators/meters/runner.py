@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -16,6 +17,7 @@ from simulators.meters.clock import to_ms
 from simulators.meters.faults import FaultPlan
 from simulators.meters.generator import GenOptions, ReceiveClock, generate_site
 from simulators.meters.publisher import GatewayStats, connect_all, pace
+from simulators.meters.transparent import FrameOptions, generate_frames
 from simulators.meters.truth import Manifest, ManifestBuilder, Publication
 
 logger = logging.getLogger(__name__)
@@ -58,6 +60,23 @@ def receive_clock(mode: Literal["fast", "realtime"], start_ms: int, speed: float
     return lambda due: max(now_ms + round((due - start_ms) / speed), due)
 
 
+def site_publications(
+    site: SiteConfig,
+    seed: int,
+    start: datetime,
+    end: datetime | None,
+    *,
+    faults: FaultPlan | None = None,
+    options: GenOptions | None = None,
+    frames: FrameOptions | None = None,
+    receive_ms: ReceiveClock | None = None,
+) -> Iterator[Publication]:
+    """Every gateway's publications, JSON and transparent (raw frames), merged in send order."""
+    json = generate_site(site, seed, start, end, faults=faults, options=options, receive_ms=receive_ms)
+    raw = generate_frames(site, seed, start, end, faults=faults, options=frames, receive_ms=receive_ms)
+    return heapq.merge(json, raw, key=lambda p: p.due_ms)
+
+
 def run_site(
     site: SiteConfig,
     host: str,
@@ -72,6 +91,7 @@ def run_site(
     faults: FaultPlan | None = None,
     *,
     options: GenOptions | None = None,
+    frames: FrameOptions | None = None,
     stop: threading.Event | None = None,
     connect_timeout: float = 10.0,
     ack_timeout: float = 120.0,
@@ -82,7 +102,8 @@ def run_site(
     """Publish the site's simulated readings for [start, end) and wait for every PUBACK.
 
     `passwords` maps gateway id (the MQTT username) to password. `batch_size` (reading intervals per
-    publication) overrides `options.batch_intervals`. In realtime mode a publication due at simulated time t
+    publication) overrides `options.batch_intervals`; `frames` says how transparent gateways package raw
+    meter frames (see transparent.py). In realtime mode a publication due at simulated time t
     goes out at wall start + (t - start) / speed, but never before t; `end` None runs until `stop` is set
     (then pass keep_readings=False, so the manifest only counts and memory stays flat).
     """
@@ -98,7 +119,7 @@ def run_site(
     stop = stop or threading.Event()
     start_ms = to_ms(start, site.tz)
     clock = receive_clock(mode, start_ms, speed, round(time.time() * 1000))
-    pubs = generate_site(site, seed, start, end, faults=faults, options=options, receive_ms=clock)
+    pubs = site_publications(site, seed, start, end, faults=faults, options=options, frames=frames, receive_ms=clock)
     began = time.monotonic()
     sims = connect_all(
         site.site.id, [g.id for g in site.gateways], host, port, passwords, connect_timeout, max_inflight=max_inflight

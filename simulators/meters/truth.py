@@ -18,6 +18,7 @@ class TruthReading:
     seq: int | None = None
     value: float = 0.0  # raw in the kind's base unit (kWh or m3) with the multiplier applied
     true_ts_ms: int = 0  # when the meter really read it (differs from ts_ms under clock skew)
+    flags: tuple[str, ...] | None = None  # status flags sent with it (CJ/T 188 frames); None: no status
 
 
 @dataclass(frozen=True, slots=True)
