@@ -65,6 +65,7 @@ class StackSettings:
     mqtt_port: int = 1883
     influx_port: int = 8086
     collector_metrics_port: int = 9101
+    alerts_metrics_port: int = 9102
     database: str = "vigil"
     simulate: bool = True
     sim_speed: float = 300.0  # simulated seconds per wall second
@@ -122,6 +123,31 @@ class Stack:
             ready=http_ok(metrics_url),
         )
         self._launch(collector, progress, f"meter collector (metrics {metrics_url})")
+        alerts_metrics = f"http://127.0.0.1:{s.alerts_metrics_port}/metrics"
+        alerts = PythonService(
+            "alerts",
+            [
+                "alerts",
+                *common,
+                "--mqtt-port",
+                str(s.mqtt_port),
+                "--mqtt-user",
+                "vigil-service",
+                "--influx-url",
+                self.influx_url,
+                "--influx-db",
+                s.database,
+                "--state-dir",
+                str(var / "alerts"),
+                "--with-coverage",
+                "--metrics-port",
+                str(s.alerts_metrics_port),
+            ],
+            var / "logs" / "alerts.log",
+            env={"VIGIL_MQTT_PASSWORD": passwords["vigil-service"]},
+            ready=http_ok(alerts_metrics),
+        )
+        self._launch(alerts, progress, f"alert engine + perimeter coverage (metrics {alerts_metrics})")
         if s.simulate:
             simulator = PythonService(
                 "meter-simulator",

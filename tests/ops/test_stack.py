@@ -38,6 +38,9 @@ def test_stack_runs_the_demo_site_and_stops_cleanly(tmp_path: Path) -> None:
         assert wait_for(lambda: stored() >= 200, timeout=60, every=0.5), stack.dead()
         assert wait_for(lambda: scrape(url).get("vigil_readings_rejected_total", 0.0) > 0, timeout=60, every=0.5)
         assert "InfluxDB up" in summary_line(scrape(url), None, 5.0)
+        # The alert engine hears the coverage monitor (no camera health yet: the whole fence is blind).
+        alerts_url = f"http://127.0.0.1:{settings.alerts_metrics_port}/metrics"
+        assert wait_for(lambda: scrape(alerts_url).get("vigil_alert_messages_total", 0.0) > 0, timeout=30, every=0.5)
         assert not stack.dead()
         assert (tmp_path / "var" / "secrets.json").stat().st_mode & 0o077 == 0
     finally:
