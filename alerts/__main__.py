@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
@@ -16,20 +15,11 @@ from alerts.engine.metrics import AlertMetrics
 from alerts.engine.service import AlertService, MqttSettings
 from alerts.engine.sources import InfluxRegisterSource
 from alerts.engine.store import AlertStore
+from core.cli import add_influx_args, add_mqtt_args, mqtt_password
 from core.config import load_site
 from ingest.influx import InfluxClient, InfluxSettings
 
 logger = logging.getLogger("alerts")
-
-
-def _password(args: argparse.Namespace) -> str:
-    env = os.environ.get("VIGIL_MQTT_PASSWORD")
-    if env:
-        return env
-    if args.secrets:
-        secrets: dict[str, str] = json.loads(Path(args.secrets).read_text())
-        return secrets[args.mqtt_user]
-    raise SystemExit("no MQTT password: set VIGIL_MQTT_PASSWORD or pass --secrets")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,15 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m alerts", description=__doc__)
     p.add_argument("--site", required=True, help="site file (YAML)")
     p.add_argument("--state-dir", default=os.environ.get("VIGIL_ALERTS_STATE_DIR", "var/alerts"))
-    p.add_argument("--mqtt-host", default=os.environ.get("VIGIL_MQTT_HOST", "127.0.0.1"))
-    p.add_argument("--mqtt-port", type=int, default=int(os.environ.get("VIGIL_MQTT_PORT", "1883")))
-    p.add_argument("--mqtt-user", default=os.environ.get("VIGIL_MQTT_USER", "vigil-service"))
-    p.add_argument("--secrets", help="JSON file of MQTT passwords (else VIGIL_MQTT_PASSWORD)")
-    p.add_argument("--client-id", default=os.environ.get("VIGIL_ALERTS_ID", "vigil-alerts-1"))
-    p.add_argument("--influx-url", default=os.environ.get("VIGIL_INFLUX_URL", "http://127.0.0.1:8086"))
-    p.add_argument("--influx-db", default=os.environ.get("VIGIL_INFLUX_DB", "vigil"))
-    p.add_argument("--influx-rp", default=os.environ.get("VIGIL_INFLUX_RP"))
-    p.add_argument("--influx-user", default=os.environ.get("VIGIL_INFLUX_USER"))
+    add_mqtt_args(p, "vigil-service", "vigil-alerts-1", "VIGIL_ALERTS_ID")
+    add_influx_args(p)
     p.add_argument("--no-influx", action="store_true", help="perimeter and gateway-status rules only")
     p.add_argument("--with-coverage", action="store_true", help="also run the coverage monitor in this process")
     p.add_argument("--metrics-port", type=int, default=int(os.environ.get("VIGIL_ALERTS_METRICS_PORT", "0")))
@@ -72,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
         source = InfluxRegisterSource(client)
-    password = _password(args)
+    password = mqtt_password(args)
     settings = MqttSettings(
         host=args.mqtt_host, port=args.mqtt_port, username=args.mqtt_user, password=password, client_id=args.client_id
     )

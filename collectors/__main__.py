@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
@@ -13,6 +12,7 @@ from pathlib import Path
 from prometheus_client import start_http_server
 
 from collectors.meters import MeterCollector, MqttSettings
+from core.cli import add_influx_args, add_mqtt_args, mqtt_password
 from core.config import load_site
 from ingest.deadletter import DeadLetterStore
 from ingest.influx import InfluxClient, InfluxSettings
@@ -23,30 +23,13 @@ from ingest.spool import Spool
 logger = logging.getLogger("collectors")
 
 
-def _password(args: argparse.Namespace) -> str:
-    env = os.environ.get("VIGIL_MQTT_PASSWORD")
-    if env:
-        return env
-    if args.secrets:
-        secrets: dict[str, str] = json.loads(Path(args.secrets).read_text())
-        return secrets[args.mqtt_user]
-    raise SystemExit("no MQTT password: set VIGIL_MQTT_PASSWORD or pass --secrets")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Return the command-line parser."""
     p = argparse.ArgumentParser(prog="python -m collectors", description=__doc__)
     p.add_argument("--site", required=True, help="site file (YAML)")
-    p.add_argument("--mqtt-host", default=os.environ.get("VIGIL_MQTT_HOST", "127.0.0.1"))
-    p.add_argument("--mqtt-port", type=int, default=int(os.environ.get("VIGIL_MQTT_PORT", "1883")))
-    p.add_argument("--mqtt-user", default=os.environ.get("VIGIL_MQTT_USER", "collector"))
-    p.add_argument("--secrets", help="JSON file of MQTT passwords (else VIGIL_MQTT_PASSWORD)")
-    p.add_argument("--client-id", default=os.environ.get("VIGIL_COLLECTOR_ID", "vigil-collector-1"))
+    add_mqtt_args(p, "collector", "vigil-collector-1", "VIGIL_COLLECTOR_ID")
     p.add_argument("--shared-group", default=os.environ.get("VIGIL_SHARED_GROUP"))
-    p.add_argument("--influx-url", default=os.environ.get("VIGIL_INFLUX_URL", "http://127.0.0.1:8086"))
-    p.add_argument("--influx-db", default=os.environ.get("VIGIL_INFLUX_DB", "vigil"))
-    p.add_argument("--influx-rp", default=os.environ.get("VIGIL_INFLUX_RP"))
-    p.add_argument("--influx-user", default=os.environ.get("VIGIL_INFLUX_USER"))
+    add_influx_args(p)
     p.add_argument("--state-dir", default=os.environ.get("VIGIL_STATE_DIR", "var/collector"))
     p.add_argument("--metrics-port", type=int, default=int(os.environ.get("VIGIL_METRICS_PORT", "0")))
     p.add_argument("--summary-every", type=float, default=10.0, help="seconds between summary lines")
@@ -75,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
         host=args.mqtt_host,
         port=args.mqtt_port,
         username=args.mqtt_user,
-        password=_password(args),
+        password=mqtt_password(args),
         client_id=args.client_id,
         shared_group=args.shared_group,
     )

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import signal
 import sys
 import threading
@@ -17,6 +15,7 @@ from alerts.coverage.model import Coverage
 from alerts.coverage.monitor import CoverageMonitor, MonitorSettings
 from alerts.coverage.plan import build_plan, format_plan, plan_to_dict
 from alerts.coverage.render import render_svg
+from core.cli import add_mqtt_args, mqtt_password
 from core.config import load_site
 
 logger = logging.getLogger("alerts.coverage")
@@ -33,11 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--svg", help="write a picture of the coverage (with --fail applied) to this file")
     run = sub.add_parser("run", help="follow camera health on MQTT and publish coverage, until SIGINT/SIGTERM")
     run.add_argument("--site", required=True, help="site file (YAML)")
-    run.add_argument("--mqtt-host", default=os.environ.get("VIGIL_MQTT_HOST", "127.0.0.1"))
-    run.add_argument("--mqtt-port", type=int, default=int(os.environ.get("VIGIL_MQTT_PORT", "1883")))
-    run.add_argument("--mqtt-user", default=os.environ.get("VIGIL_MQTT_USER", "vigil-service"))
-    run.add_argument("--secrets", help="JSON file of MQTT passwords (else VIGIL_MQTT_PASSWORD)")
-    run.add_argument("--client-id", default=os.environ.get("VIGIL_COVERAGE_ID", "vigil-coverage-1"))
+    add_mqtt_args(run, "vigil-service", "vigil-coverage-1", "VIGIL_COVERAGE_ID")
     run.add_argument("--settle", type=float, default=1.0, help="seconds to wait for retained health at start")
     return p
 
@@ -59,16 +54,6 @@ def _plan(args: argparse.Namespace) -> int:
     return 1 if plan.static.blind else 0
 
 
-def _password(args: argparse.Namespace) -> str:
-    env = os.environ.get("VIGIL_MQTT_PASSWORD")
-    if env:
-        return env
-    if args.secrets:
-        secrets: dict[str, str] = json.loads(Path(args.secrets).read_text())
-        return secrets[args.mqtt_user]
-    raise SystemExit("no MQTT password: set VIGIL_MQTT_PASSWORD or pass --secrets")
-
-
 def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -80,7 +65,7 @@ def _run(args: argparse.Namespace) -> int:
         host=args.mqtt_host,
         port=args.mqtt_port,
         username=args.mqtt_user,
-        password=_password(args),
+        password=mqtt_password(args),
         client_id=args.client_id,
         settle_s=args.settle,
     )
