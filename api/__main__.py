@@ -1,0 +1,142 @@
+"""The API process and its tools.
+
+python -m api serve  --site sites/demo.yaml [--influx-url URL] [--host 127.0.0.1] [--port 8000]
+python -m api keys add --name NAME --role reader|operator|admin   # prints the new key once
+python -m api keys list | keys remove --name NAME
+python -m api rollup --site sites/demo.yaml [--from YYYY-MM-DD]   # (re)build the consumption rollups
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from api.auth import Role, add_key, build_keystore, load_keys_file, remove_key
+from core.cli import add_influx_args
+from core.config import load_site
+from ingest.influx import InfluxSettings
+
+logger = logging.getLogger("api")
+DEFAULT_KEYS = os.environ.get("VIGIL_API_KEYS_FILE", "var/api-keys.json")
+
+
+def _influx_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--site", required=True, help="site file (YAML)")
+    add_influx_args(p)
+
+
+def _influx(args: argparse.Namespace) -> InfluxSettings:
+    return InfluxSettings(
+        url=args.influx_url,
+        database=args.influx_db,
+        retention_policy=args.influx_rp,
+        username=args.influx_user,
+        password=os.environ.get("VIGIL_INFLUX_PASSWORD"),
+        token=os.environ.get("VIGIL_INFLUX_TOKEN"),
+        timeout_s=60.0,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the command-line parser."""
+    p = argparse.ArgumentParser(prog="python -m api", description="Vigil HTTP API")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP API")
+    _influx_args(serve)
+    serve.add_argument("--host", default=os.environ.get("VIGIL_API_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("VIGIL_API_PORT", "8000")))
+    serve.add_argument("--keys-file", default=DEFAULT_KEYS, help="hashed API keys (plus VIGIL_API_KEYS)")
+    serve.add_argument("--rollup-every", type=float, default=300.0, help="seconds between rollup runs; 0: never")
+    serve.add_argument("--log-level", default="info")
+
+    keys = sub.add_parser("keys", help="manage API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    add = keys_sub.add_parser("add", help="create a key and print it once")
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", required=True, choices=[r.name.lower() for r in Role])
+    add.add_argument("--keys-file", default=DEFAULT_KEYS)
+    lst = keys_sub.add_parser("list", help="names and roles of the stored keys")
+    lst.add_argument("--keys-file", default=DEFAULT_KEYS)
+    rm = keys_sub.add_parser("remove", help="delete a key by name")
+    rm.add_argument("--name", required=True)
+    rm.add_argument("--keys-file", default=DEFAULT_KEYS)
+
+    rollup = sub.add_parser("rollup", help="(re)build the hourly and daily consumption rollups")
+    _influx_args(rollup)
+    rollup.add_argument("--from", dest="start", help="rebuild from this local date (default: continue)")
+    return p
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from api.app import ApiSettings, create_app
+    from api.energy.rollup import RollupSettings
+
+    site = load_site(args.site)
+    keys = build_keystore(Path(args.keys_file))
+    settings = ApiSettings(site=site, influx=_influx(args), rollup=RollupSettings(every_s=args.rollup_every))
+    app = create_app(settings, keys)
+    logger.info("serving site %s on http://%s:%d/api/v1 (%d API keys)", site.site.id, args.host, args.port, len(keys))
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+
+
+def _rollup(args: argparse.Namespace) -> None:
+    from api.energy.calendar import parse_local_hour
+    from api.energy.raw import RawReader
+    from api.energy.rollup import Rollup
+    from api.energy.store import EnergyStore
+    from ingest.influx import InfluxClient
+
+    site = load_site(args.site)
+    with InfluxClient(_influx(args)) as client:
+        store = EnergyStore(client, site)
+        rollup = Rollup(store, RawReader(site, store))
+        if args.start:
+            try:
+                start = parse_local_hour(args.start, site.tz)
+            except ValueError as exc:
+                raise SystemExit(f"--from {args.start}: {exc}") from None
+            run = rollup.build(start, rollup.settled_ms(int(rollup.clock() * 1000)))
+        else:
+            run = rollup.run()
+    if run is None:
+        print("nothing to roll up")
+    else:
+        print(f"rolled up {run.hours} meter-hours and {run.days} meter-days in {run.seconds:.1f} s")
+
+
+def _keys(args: argparse.Namespace) -> None:
+    path = Path(args.keys_file)
+    if args.keys_command == "add":
+        try:
+            key = add_key(path, args.name, Role.parse(args.role))
+        except ValueError as exc:
+            raise SystemExit(str(exc)) from None
+        print(f"API key {args.name!r} ({args.role}) stored hashed in {path}. Copy it now; it is not shown again:")
+        print(key)
+    elif args.keys_command == "list":
+        for record in load_keys_file(path):
+            print(f"{record.name}\t{record.role}\t{record.id}\t{record.created}")
+    elif not remove_key(path, args.name):
+        raise SystemExit(f"no API key named {args.name!r} in {path}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Dispatch the sub-command."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per InfluxDB request otherwise
+    try:
+        {"serve": _serve, "keys": _keys, "rollup": _rollup}[args.command](args)
+    except ValueError as exc:  # a bad site file or keys file: say which, without a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()
