@@ -1,6 +1,8 @@
 """The API process and its tools.
 
 python -m api serve  --site sites/demo.yaml [--influx-url URL] [--host 127.0.0.1] [--port 8000]
+                     [--mqtt-port 1883 --secrets var/secrets.json] [--alerts-db var/alerts/alerts-{site}.db]
+                     [--no-alerts]   # energy API only: no alerts, cameras, perimeter or alert screen
 python -m api keys add --name NAME --role reader|operator|admin   # prints the new key once
 python -m api keys list | keys remove --name NAME
 python -m api rollup --site sites/demo.yaml [--from YYYY-MM-DD]   # (re)build the consumption rollups
@@ -13,11 +15,15 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from api.auth import Role, add_key, build_keystore, load_keys_file, remove_key
-from core.cli import add_influx_args
-from core.config import load_site
+from core.cli import add_influx_args, add_mqtt_args, mqtt_password
+from core.config import SiteConfig, load_site
 from ingest.influx import InfluxSettings
+
+if TYPE_CHECKING:
+    from api.deps import AlertServices
 
 logger = logging.getLogger("api")
 DEFAULT_KEYS = os.environ.get("VIGIL_API_KEYS_FILE", "var/api-keys.json")
@@ -52,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--keys-file", default=DEFAULT_KEYS, help="hashed API keys (plus VIGIL_API_KEYS)")
     serve.add_argument("--rollup-every", type=float, default=300.0, help="seconds between rollup runs; 0: never")
     serve.add_argument("--log-level", default="info")
+    add_mqtt_args(serve, "vigil-service", "vigil-api-live-1", "VIGIL_API_CLIENT_ID")
+    serve.add_argument("--alerts-db", help="the alert service's SQLite file (default var/alerts/alerts-{site}.db)")
+    serve.add_argument(
+        "--no-alerts", action="store_true", help="energy endpoints only: no alerts, cameras, perimeter, screen"
+    )
 
     keys = sub.add_parser("keys", help="manage API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
@@ -74,15 +85,47 @@ def build_parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from api.app import ApiSettings, create_app
+    from api.app import ALERT_ROUTERS, SCREEN_PAGES, ApiSettings, create_app
     from api.energy.rollup import RollupSettings
 
     site = load_site(args.site)
     keys = build_keystore(Path(args.keys_file))
     settings = ApiSettings(site=site, influx=_influx(args), rollup=RollupSettings(every_s=args.rollup_every))
-    app = create_app(settings, keys)
+    if args.no_alerts:
+        app = create_app(settings, keys)
+    else:
+        alerting = _alerting(args, site)
+        app = create_app(
+            settings,
+            keys,
+            routers=ALERT_ROUTERS,
+            pages=SCREEN_PAGES,
+            state={"alerting": alerting},
+            workers=[alerting.live],
+        )
     logger.info("serving site %s on http://%s:%d/api/v1 (%d API keys)", site.site.id, args.host, args.port, len(keys))
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+
+
+def _alerting(args: argparse.Namespace, site: SiteConfig) -> AlertServices:
+    from alerts.coverage.model import Coverage
+    from alerts.engine.store import AlertStore
+    from api.deps import AlertServices
+    from api.live import LiveSettings, LiveState
+
+    db = Path(args.alerts_db or f"var/alerts/alerts-{site.site.id}.db")
+    live = LiveState(
+        site,
+        LiveSettings(
+            host=args.mqtt_host,
+            port=args.mqtt_port,
+            username=args.mqtt_user,
+            password=mqtt_password(args),
+            client_id=args.client_id,
+        ),
+    )
+    logger.info("alerts of site %s from %s; live state from mqtt://%s:%d", site.site.id, db, args.mqtt_host, args.mqtt_port)
+    return AlertServices(AlertStore(db), live, Coverage(site))
 
 
 def _rollup(args: argparse.Namespace) -> None:

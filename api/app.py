@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -21,7 +22,7 @@ from api.energy.raw import RawOptions, RawReader
 from api.energy.rollup import Rollup, RollupSettings, RollupThread
 from api.energy.service import EnergyService
 from api.energy.store import EnergyStore
-from api.routes import energy, reports, system
+from api.routes import alerts, cameras, energy, perimeter, reports, screen, system
 from core.config import SiteConfig
 from core.errors import SinkUnavailable
 from ingest.influx import InfluxClient, InfluxSettings
@@ -35,6 +36,20 @@ year and targets, monthly building reports. Every `/api/v1` endpoint except `/he
 `X-API-Key` header (or `Authorization: Bearer`); roles: reader (energy data) < operator (alerts) < admin.
 See docs/energy-api.md.
 """
+
+
+#: The alert, camera, perimeter and screen endpoints; they need `state={"alerting": api.deps.AlertServices(...)}`.
+ALERT_ROUTERS = (alerts.router, cameras.router, perimeter.router, screen.router)
+#: The alert screen's page and assets, mounted at the root (/screen).
+SCREEN_PAGES = (screen.pages,)
+
+
+class Worker(Protocol):
+    """Something that runs in the background while the app runs (the alert screen's live state)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +73,13 @@ def create_app(
     client: InfluxClient | None = None,
     routers: Sequence[APIRouter] = (),
     state: Mapping[str, object] | None = None,
+    pages: Sequence[APIRouter] = (),
+    workers: Sequence[Worker] = (),
 ) -> FastAPI:
-    """Build the app: energy services on InfluxDB, the key store, the energy routers plus `routers`."""
+    """Build the app: energy services on InfluxDB, the key store, the energy routers plus `routers`.
+
+    `pages` are mounted at the root (the alert screen at /screen); `workers` run while the app runs.
+    """
     own_client = client is None
     influx = client or InfluxClient(settings.influx)
     store = EnergyStore(influx, settings.site)
@@ -74,9 +94,13 @@ def create_app(
         if settings.background_rollup and settings.rollup.every_s > 0:
             thread = RollupThread(rollup)
             thread.start()
+        for worker in workers:
+            worker.start()
         try:
             yield
         finally:
+            for worker in reversed(workers):
+                worker.stop()
             if thread is not None:
                 thread.stop()
             if own_client:
@@ -96,6 +120,8 @@ def create_app(
         setattr(app.state, name, value)
     for router in (system.router, energy.router, reports.router, *routers):
         app.include_router(router, prefix=PREFIX)
+    for page in pages:
+        app.include_router(page)
 
     @app.exception_handler(SinkUnavailable)
     async def _influx_down(request: Request, exc: SinkUnavailable) -> JSONResponse:

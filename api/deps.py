@@ -8,12 +8,15 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from alerts.coverage.model import Coverage
+from alerts.engine.store import AlertStore
 from api.auth import KeyStore, Principal, Role
 from api.energy.calendar import BucketSize, count_buckets, parse_local_hour
 from api.energy.rollup import Rollup
 from api.energy.service import EnergyService
+from api.live import LiveState
 from core.config import SiteConfig
 
 MAX_RANGE_DAYS = 20 * 366
@@ -38,6 +41,9 @@ def services(request: Request) -> Services:
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (`python -m api keys add`)")
 _bearer = HTTPBearer(auto_error=False, description="The same API key as a bearer token")
+#: The alert screen's cookie (set by `/screen/login`): browsers cannot put headers on an EventSource.
+KEY_COOKIE = "vigil_key"
+_cookie = APIKeyCookie(name=KEY_COOKIE, auto_error=False, description="The key, as set by /screen/login")
 
 
 def require(role: Role) -> Callable[..., Principal]:
@@ -47,8 +53,9 @@ def require(role: Role) -> Callable[..., Principal]:
         request: Request,
         api_key: Annotated[str | None, Security(_api_key)],
         bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+        cookie: Annotated[str | None, Security(_cookie)],
     ) -> Principal:
-        key = api_key or (bearer.credentials if bearer else None)
+        key = api_key or (bearer.credentials if bearer else None) or cookie
         if not key:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
@@ -102,3 +109,21 @@ def check_buckets(start_ms: int, end_ms: int, size: BucketSize, limit: int) -> N
     n = count_buckets(start_ms, end_ms, size)
     if n > limit:
         raise invalid("bucket", f"about {n} {size.value} buckets; at most {limit}: use a coarser bucket", size.value)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertServices:
+    """What the alert, camera, perimeter and screen endpoints use (`create_app(state={"alerting": ...})`)."""
+
+    store: AlertStore
+    live: LiveState
+    coverage: Coverage
+    heartbeat_s: float = 5.0  # the screen's stream sends a heartbeat this often; the page is stale after 2×
+
+
+def alerting(request: Request) -> AlertServices:
+    """The app's alert services; 503 if this API runs without them."""
+    found: AlertServices | None = getattr(request.app.state, "alerting", None)
+    if found is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "this API runs without the alert services")
+    return found

@@ -28,6 +28,8 @@ if Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
 
 import argparse
 import logging
+import os
+import signal
 import tempfile
 import threading
 import time
@@ -86,6 +88,7 @@ class Phase:
     messages: int | None
     readings: int
     seconds: float
+    cpu_s: float  # CPU time of this process (the consumer; not the servers) while timed
     preload_s: float | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -161,13 +164,12 @@ def encode_lines(site: SiteConfig, by_gateway: dict[str, list[bytes]]) -> list[s
 # --- MQTT helpers ----------------------------------------------------------------------------------------
 
 
-def _client(stack: Stack, user: str, client_id: str, manual_ack: bool = False) -> mqtt.Client:
+def _client(stack: Stack, user: str, client_id: str) -> mqtt.Client:
     client = mqtt.Client(
         callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
         client_id=client_id,
         protocol=mqtt.MQTTv5,
-        reconnect_on_failure=False,
-        manual_ack=manual_ack,
+        reconnect_on_failure=False,  # a failure must show, not be retried behind the timing
     )
     client.username_pw_set(user, stack.passwords[user])
     return client
@@ -284,17 +286,17 @@ def bench_count_only(stack: Stack, by_gateway: dict[str, list[bytes]], timeout_s
             done.set()
 
     client.on_message = on_message
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     _connect(client, stack, clean_start=False, props=_session_props(settings))
     # Resubscribe as the collector does on every connect, so both pay the same.
     client.subscribe(topics.all_gateway_readings(stack.site.site.id), qos=1)
     finished = done.wait(timeout_s)
-    seconds = time.perf_counter() - started
+    seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
     time.sleep(settle_s)  # anything arriving now would be a duplicate
     client.disconnect()
     client.loop_stop()
     drop_session(stack, client_id)
-    phase = Phase("a  count-only subscriber", expected, expected, seconds, preload_s)
+    phase = Phase("a  count-only subscriber", expected, expected, seconds, cpu_s, preload_s)
     if not finished or received[0] != expected:
         phase.errors.append(f"count-only subscriber received {received[0]} messages, expected {expected}")
     return phase
@@ -334,12 +336,11 @@ def bench_collector(
     )
     collector = MeterCollector(settings, stack.site.site.id, ingestor)
     reader = InfluxClient(influx)
-    stored = 0
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     collector.start()
     try:
         stored = _wait_stored(reader, expected, poll_s, timeout_s)
-        seconds = time.perf_counter() - started
+        seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
         time.sleep(settle_s)  # let redeliveries, if any, show up in the counters
         stats = ingestor.metrics.snapshot()
         stored = count_stored(reader)
@@ -347,7 +348,7 @@ def bench_collector(
         collector.stop()
         reader.close()
         drop_session(stack, client_id)
-    phase = Phase(name, messages, expected, seconds, preload_s)
+    phase = Phase(name, messages, expected, seconds, cpu_s, preload_s)
     checks = {
         "readings in InfluxDB": stored,
         "messages received": stats["messages"],
@@ -364,14 +365,18 @@ def bench_collector(
     return phase
 
 
-def _wait_stored(reader: InfluxClient, expected: int, poll_s: float, timeout_s: float) -> int:
+def _wait_stored(reader: InfluxClient, expected: int, poll_s: float, timeout_s: float, stall_s: float = 30.0) -> int:
+    """Poll the point count until it reaches `expected`, the timeout passes, or it stops growing."""
     deadline = time.monotonic() + timeout_s
-    stored = 0
-    while time.monotonic() < deadline:
-        stored = count_stored(reader)
-        if stored >= expected:
-            return stored
+    stored, last_change = 0, time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - last_change < stall_s:
+        count = count_stored(reader)
+        if count >= expected:
+            return count
+        if count != stored:
+            stored, last_change = count, time.monotonic()
         time.sleep(poll_s)
+    logger.error("gave up waiting: %d of %d readings stored", stored, expected)
     return stored
 
 
@@ -380,14 +385,14 @@ def bench_raw_write(stack: Stack, database: str, lines: list[str], batch: int) -
     create_database(stack.influx_url, database)
     client = InfluxClient(InfluxSettings(url=stack.influx_url, database=database))
     try:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for i in range(0, len(lines), batch):
             client.write_lines(lines[i : i + batch])
-        seconds = time.perf_counter() - started
+        seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
         stored = count_stored(client)
     finally:
         client.close()
-    phase = Phase(f"c  raw /write ({batch}-line batches)", None, len(lines), seconds)
+    phase = Phase(f"c  raw /write ({batch}-line batches)", None, len(lines), seconds, cpu_s)
     if stored != len(lines):
         phase.errors.append(f"raw write: {stored} points stored, expected {len(lines)}")
     return phase
@@ -399,7 +404,8 @@ def bench_raw_write(stack: Stack, database: str, lines: list[str], batch: int) -
 def print_report(phases: list[Phase], single_ratio: float, batched_ratio: float, batched_rps: float) -> None:
     """Print the figures table and the ratios."""
     header = (
-        f"{'phase':<34}{'messages':>10}{'readings':>10}{'seconds':>9}{'msgs/s':>10}{'readings/s':>12}{'preload s':>11}"
+        f"{'phase':<34}{'messages':>9}{'readings':>9}{'seconds':>8}{'msgs/s':>9}{'readings/s':>11}"
+        f"{'CPU s':>7}{'CPU us/rdg':>11}{'preload s':>10}"
     )
     print(header)
     print("-" * len(header))
@@ -407,9 +413,15 @@ def print_report(phases: list[Phase], single_ratio: float, batched_ratio: float,
         msgs = "-" if p.messages is None else f"{p.messages}"
         rate = "-" if p.msgs_per_s is None else f"{p.msgs_per_s:,.0f}"
         pre = "-" if p.preload_s is None else f"{p.preload_s:.1f}"
-        print(f"{p.name:<34}{msgs:>10}{p.readings:>10}{p.seconds:>9.2f}{rate:>10}{p.readings_per_s:>12,.0f}{pre:>11}")
+        print(
+            f"{p.name:<34}{msgs:>9}{p.readings:>9}{p.seconds:>8.2f}{rate:>9}{p.readings_per_s:>11,.0f}"
+            f"{p.cpu_s:>7.2f}{1e6 * p.cpu_s / p.readings:>11.1f}{pre:>10}"
+        )
+    print("(CPU: this process only, i.e. the consumer or writer, not Mosquitto or InfluxDB)")
     print()
+    count_only, single = phases[0], phases[1]
     print(f"e2e single / count-only subscriber (msgs/s):   {single_ratio:.2f}   (goal >= 0.80)")
+    print(f"  the same by CPU per message (load-robust):   {count_only.cpu_s / single.cpu_s:.2f}")
     print(f"e2e batched / raw write (readings/s):          {batched_ratio:.2f}")
     print(f"e2e batched readings/s:                        {batched_rps:,.0f}   (goal >= 50,000)")
 
@@ -418,53 +430,64 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the command-line parser."""
     p = argparse.ArgumentParser(prog="bench/ingest.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--site", default=str(ROOT / "sites" / "demo.yaml"), help="site file (YAML)")
-    p.add_argument("--single", type=int, default=20_000, help="one-reading messages for phases a and b")
+    p.add_argument("--single", type=int, default=100_000, help="one-reading messages for phases a and b")
     p.add_argument("--batched", type=int, default=500_000, help="readings for phases c and d")
     p.add_argument("--per-message", type=int, default=100, help="readings per message in phase d")
     p.add_argument("--write-batch", type=int, default=5000, help="lines per /write in phase c")
     p.add_argument("--poll", type=float, default=0.25, help="seconds between InfluxDB count queries")
     p.add_argument("--settle", type=float, default=1.0, help="seconds to wait for duplicates after each phase")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds a phase may take before it fails")
+    p.add_argument("--repeat", type=int, default=1, help="run the phases R times and keep each one's best")
     p.add_argument("--workdir", help="keep servers' files here instead of a deleted temp dir")
     p.add_argument("-v", "--verbose", action="store_true", help="log at INFO")
     return p
 
 
 def run(args: argparse.Namespace, workdir: Path) -> list[Phase]:
-    """Run the four phases on one broker and one InfluxDB server."""
+    """Run the four phases `--repeat` times on one broker and one InfluxDB server; return each one's best."""
     site = load_site(args.site)
     if args.single < 1 or args.batched < args.per_message or not 1 <= args.per_message <= site.ingest.max_batch:
         raise SystemExit("need --single >= 1 and 1 <= --per-message <= min(--batched, the site's max_batch)")
+    if args.repeat < 1:
+        raise SystemExit("need --repeat >= 1")
     base_ms = (int(time.time()) - 3600) * 1000
     batched_messages = args.batched // args.per_message
     single_a = make_payloads(site, 0, args.single, 1, base_ms)
     single_b = make_payloads(site, args.single, args.single, 1, base_ms)
     batched = make_payloads(site, 2 * args.single, batched_messages, args.per_message, base_ms)
     lines = encode_lines(site, batched)
+    runs: list[list[Phase]] = []
     with running_stack(site, workdir) as stack:
-        phases = [bench_count_only(stack, single_a, args.timeout, args.settle)]
-        logger.info("phase a done: %.2f s", phases[-1].seconds)
-        phases.append(
-            bench_collector(
-                stack, "b  e2e single (collector)", "single", single_b, 1, args.poll, args.timeout, args.settle
+        for r in range(1, args.repeat + 1):
+            # Fresh databases per repetition: the same readings must be counted from zero again.
+            logger.info("run %d: phase a: count-only subscriber, %d messages", r, args.single)
+            phases = [bench_count_only(stack, single_a, args.timeout, args.settle)]
+            logger.info("run %d: phase b: collector, %d one-reading messages", r, args.single)
+            phases.append(
+                bench_collector(
+                    stack, "b  e2e single (collector)", f"single{r}", single_b, 1, args.poll, args.timeout, args.settle
+                )
             )
-        )
-        logger.info("phase b done: %.2f s", phases[-1].seconds)
-        phases.append(bench_raw_write(stack, "raw", lines, args.write_batch))
-        logger.info("phase c done: %.2f s", phases[-1].seconds)
-        phases.append(
-            bench_collector(
-                stack,
-                f"d  e2e batched ({args.per_message}/msg)",
-                "batched",
-                batched,
-                args.per_message,
-                args.poll,
-                args.timeout,
-                args.settle,
+            logger.info("run %d: phase c: raw /write of %d lines", r, len(lines))
+            phases.append(bench_raw_write(stack, f"raw{r}", lines, args.write_batch))
+            logger.info("run %d: phase d: collector, %d messages of %d readings", r, batched_messages, args.per_message)
+            phases.append(
+                bench_collector(
+                    stack,
+                    f"d  e2e batched ({args.per_message}/msg)",
+                    f"batched{r}",
+                    batched,
+                    args.per_message,
+                    args.poll,
+                    args.timeout,
+                    args.settle,
+                )
             )
-        )
-    return phases
+            runs.append(phases)
+    best = [min(same, key=lambda p: p.seconds) for same in zip(*runs, strict=True)]
+    for phase in best:
+        phase.errors = [e for run_phases in runs for p in run_phases if p.name == phase.name for e in p.errors]
+    return best
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -476,6 +499,10 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+    logger.setLevel(logging.INFO)  # progress, on stderr
+    # SIGTERM unwinds like Ctrl-C, so the servers are stopped and the temp dir removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    load_before = os.getloadavg()[0]
     if args.workdir:
         phases = run(args, Path(args.workdir).resolve())
     else:
@@ -486,6 +513,10 @@ def main(argv: list[str] | None = None) -> int:
     single_ratio = single.msgs_per_s / count_only.msgs_per_s
     batched_ratio = batched.readings_per_s / raw.readings_per_s
     print_report(phases, single_ratio, batched_ratio, batched.readings_per_s)
+    # The run itself adds about 1.5 to the load; anything before it started is other work sharing the CPUs.
+    busy = "  (other work was running: figures are noisy)" if load_before >= 1.0 else ""
+    load_after = os.getloadavg()[0]
+    print(f"load average (1 min) at start / end: {load_before:.1f} / {load_after:.1f}, {os.cpu_count()} CPUs{busy}")
     errors = [e for p in phases for e in p.errors]
     for error in errors:
         print(f"ERROR: {error}")

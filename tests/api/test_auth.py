@@ -52,7 +52,7 @@ def test_cli_prints_a_new_key_once_and_stores_only_its_hash(tmp_path: Path, caps
     key = capsys.readouterr().out.strip().splitlines()[-1]
     assert key.startswith("vgl_") and len(key) > 40
     text = path.read_text()
-    assert key not in text and key.split("_")[2] not in text
+    assert key not in text and key.split("_", 2)[2] not in text
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     principal = KeyStore(load_keys_file(path)).verify(key)
     assert principal is not None and principal.role is Role.READER
