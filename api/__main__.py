@@ -124,7 +124,7 @@ def _alerting(args: argparse.Namespace, site: SiteConfig) -> AlertServices:
             client_id=args.client_id,
         ),
     )
-    logger.info("alerts of site %s from %s; live state from mqtt://%s:%d", site.site.id, db, args.mqtt_host, args.mqtt_port)
+    logger.info("alerts of %s from %s; live state from %s:%d", site.site.id, db, args.mqtt_host, args.mqtt_port)
     return AlertServices(AlertStore(db), live, Coverage(site))
 
 
