@@ -40,6 +40,7 @@ from typing import Any
 
 import orjson
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -166,7 +167,7 @@ def encode_lines(site: SiteConfig, by_gateway: dict[str, list[bytes]]) -> list[s
 
 def _client(stack: Stack, user: str, client_id: str) -> mqtt.Client:
     client = mqtt.Client(
-        callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+        callback_api_version=CallbackAPIVersion.VERSION2,
         client_id=client_id,
         protocol=mqtt.MQTTv5,
         reconnect_on_failure=False,  # a failure must show, not be retried behind the timing
@@ -176,7 +177,7 @@ def _client(stack: Stack, user: str, client_id: str) -> mqtt.Client:
 
 
 def _session_props(settings: MqttSettings) -> Properties:
-    props = Properties(PacketTypes.CONNECT)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = settings.session_expiry_s
     props.ReceiveMaximum = settings.receive_maximum
     return props

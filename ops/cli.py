@@ -55,6 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         var=Path(args.var),
         mqtt_port=args.mqtt_port,
         influx_port=args.influx_port,
+        api_port=args.api_port,
         simulate=not args.no_simulators,
         sim_speed=args.speed,
         seed=args.seed,
@@ -67,7 +68,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         stack.start()
         url = f"http://127.0.0.1:{settings.collector_metrics_port}/metrics"
-        print(f"Vigil is running. Metrics: {url}  Logs: {settings.var}/logs/  Stop: Ctrl-C")
+        screen = f"http://127.0.0.1:{settings.api_port}/screen/login?key={stack.demo_key}"
+        print(f"Vigil is running. Alert screen: {screen}")
+        print(f"  Energy API: http://127.0.0.1:{settings.api_port}/api/v1/docs  (demo operator key: {stack.demo_key})")
+        print(f"  Collector metrics: {url}  Logs: {settings.var}/logs/  Stop: Ctrl-C")
         before: dict[str, float] | None = None
         while not stop.wait(args.summary_every):
             dead = stack.dead()
@@ -94,6 +98,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         "mqtt broker": lambda: _tcp_ok("127.0.0.1", args.mqtt_port),
         "influxdb": lambda: httpx.get(f"http://127.0.0.1:{args.influx_port}/ping", timeout=2).status_code == 204,
         "collector": lambda: bool(scrape(f"http://127.0.0.1:{args.metrics_port}/metrics")),
+        "alerts": lambda: bool(scrape("http://127.0.0.1:9102/metrics")),
+        "api+screen": lambda: (
+            httpx.get(f"http://127.0.0.1:{args.api_port}/api/v1/health", timeout=2).status_code == 200
+        ),
     }
     healthy = True
     for name, check in checks.items():
@@ -154,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--var", default="var", help="folder for all data, logs and secrets")
     run.add_argument("--mqtt-port", type=int, default=1883)
     run.add_argument("--influx-port", type=int, default=8086)
+    run.add_argument("--api-port", type=int, default=8000)
     run.add_argument("--speed", type=float, default=300.0, help="simulated seconds per second")
     run.add_argument("--seed", type=int, default=1)
     run.add_argument("--no-simulators", action="store_true")
@@ -162,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="tell which local services answer")
     status.add_argument("--mqtt-port", type=int, default=1883)
     status.add_argument("--influx-port", type=int, default=8086)
+    status.add_argument("--api-port", type=int, default=8000)
     status.add_argument("--metrics-port", type=int, default=9101)
     status.set_defaults(func=cmd_status)
     dead = sub.add_parser("deadletter", help="list rejected payloads and readings")

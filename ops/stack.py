@@ -44,6 +44,20 @@ class PythonService(ServerProcess):
         return self._ready() if self._ready else True
 
 
+def demo_api_key(var: Path) -> str:
+    """Return the demo operator key, creating it (hashed in the keys file, plaintext 0600 beside it) once."""
+    from api.auth import Role, add_key, remove_key
+
+    plain = var / "demo-api-key"
+    if plain.exists():
+        return plain.read_text(encoding="utf-8").strip()
+    remove_key(var / "api-keys.json", "demo-operator")  # its plaintext is lost: issue a new one
+    key = add_key(var / "api-keys.json", "demo-operator", Role.OPERATOR)
+    plain.touch(mode=0o600)
+    plain.write_text(key + "\n", encoding="utf-8")
+    return key
+
+
 def http_ok(url: str) -> Callable[[], bool]:
     """Return a readiness check that GETs `url` and expects 200."""
 
@@ -66,6 +80,7 @@ class StackSettings:
     influx_port: int = 8086
     collector_metrics_port: int = 9101
     alerts_metrics_port: int = 9102
+    api_port: int = 8000
     database: str = "vigil"
     simulate: bool = True
     sim_speed: float = 300.0  # simulated seconds per wall second
@@ -79,6 +94,7 @@ class Stack:
     settings: StackSettings
     site: SiteConfig = field(init=False)
     services: list[ServerProcess] = field(default_factory=list)
+    demo_key: str = ""
 
     def __post_init__(self) -> None:
         self.site = load_site(self.settings.site_path)
@@ -148,6 +164,36 @@ class Stack:
             ready=http_ok(alerts_metrics),
         )
         self._launch(alerts, progress, f"alert engine + perimeter coverage (metrics {alerts_metrics})")
+        api_health = f"http://127.0.0.1:{s.api_port}/api/v1/health"
+        api = PythonService(
+            "api",
+            [
+                "api",
+                "serve",
+                *common,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(s.api_port),
+                "--influx-url",
+                self.influx_url,
+                "--influx-db",
+                s.database,
+                "--mqtt-port",
+                str(s.mqtt_port),
+                "--mqtt-user",
+                "vigil-service",
+                "--alerts-db",
+                str(var / "alerts" / f"alerts-{self.site.site.id}.db"),
+                "--keys-file",
+                str(var / "api-keys.json"),
+            ],
+            var / "logs" / "api.log",
+            env={"VIGIL_MQTT_PASSWORD": passwords["vigil-service"]},
+            ready=http_ok(api_health),
+        )
+        self.demo_key = demo_api_key(var)
+        self._launch(api, progress, f"energy API and alert screen on http://127.0.0.1:{s.api_port}")
         if s.simulate:
             simulator = PythonService(
                 "meter-simulator",

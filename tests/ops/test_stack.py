@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ops.cli import scrape, summary_line
@@ -41,6 +42,14 @@ def test_stack_runs_the_demo_site_and_stops_cleanly(tmp_path: Path) -> None:
         # The alert engine hears the coverage monitor (no camera health yet: the whole fence is blind).
         alerts_url = f"http://127.0.0.1:{settings.alerts_metrics_port}/metrics"
         assert wait_for(lambda: scrape(alerts_url).get("vigil_alert_messages_total", 0.0) > 0, timeout=30, every=0.5)
+        # The API answers with the demo key, and serves the screen.
+        api = f"http://127.0.0.1:{settings.api_port}"
+        headers = {"X-API-Key": stack.demo_key}
+        assert httpx.get(f"{api}/api/v1/whoami", headers=headers, timeout=5).json()["role"] == "operator"
+        assert httpx.get(f"{api}/api/v1/whoami", timeout=5).status_code == 401
+        assert (
+            httpx.get(f"{api}/screen/login?key={stack.demo_key}", timeout=5, follow_redirects=True).status_code == 200
+        )
         assert not stack.dead()
         assert (tmp_path / "var" / "secrets.json").stat().st_mode & 0o077 == 0
     finally:
