@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-import queue
+import select
+import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -20,6 +21,8 @@ from ingest.pipeline import Ingestor
 
 logger = logging.getLogger(__name__)
 
+_PUBLISH = 0x30  # MQTT fixed-header packet type of PUBLISH, in the high nibble
+
 
 @dataclass(frozen=True, slots=True)
 class MqttSettings:
@@ -34,12 +37,6 @@ class MqttSettings:
     session_expiry_s: int = 7 * 24 * 3600  # without it the broker drops the session on disconnect
     receive_maximum: int = 4000  # unacked QoS 1 messages the broker may have in flight to us
     shared_group: str | None = None  # MQTT v5 shared subscription group, for scale-out
-
-
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    message: InboundMessage
-    generation: int  # connection the message arrived on; its mid is only valid there
 
 
 class MeterCollector:
@@ -59,10 +56,11 @@ class MeterCollector:
         self.ingestor = ingestor
         self.max_batch_bytes = max_batch_bytes
         self.max_batch_messages = max_batch_messages
-        # Bounded by the receive maximum: the broker cannot send more unacked messages than that.
-        self._queue: queue.Queue[_Pending] = queue.Queue(maxsize=settings.receive_maximum * 2)
+        # Messages received and not yet stored; bounded by max_batch_messages (and by the Receive Maximum,
+        # since the broker cannot send more unacknowledged messages than that).
+        self._batch: list[InboundMessage] = []
+        self._batch_bytes = 0
         self._stop = threading.Event()
-        self._generation = 0
         self._connected = threading.Event()
         self._threads: list[threading.Thread] = []
         self.client = self._make_client()
@@ -82,7 +80,7 @@ class MeterCollector:
         props.ReceiveMaximum = s.receive_maximum
         self.client.connect_async(s.host, s.port, keepalive=s.keepalive_s, clean_start=False, properties=props)
         self.client.loop_start()
-        for name, target in (("store", self._store_loop), ("replay", self._replay_loop)):
+        for name, target in (("replay", self._replay_loop),):
             thread = threading.Thread(target=target, name=f"collector-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -102,7 +100,7 @@ class MeterCollector:
 
     def backlog(self) -> int:
         """Messages received but not yet stored."""
-        return self._queue.qsize()
+        return len(self._batch)
 
     def _make_client(self) -> mqtt.Client:
         s = self.settings
@@ -130,7 +128,6 @@ class MeterCollector:
                 reason,
             )
             return
-        self._generation += 1
         self.ingestor.metrics.reconnects.inc()
         logger.info(
             "collector %s connected (session present: %s); subscribing %s",
@@ -144,64 +141,65 @@ class MeterCollector:
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         self._connected.clear()
+        # Unstored messages of the lost connection are unacknowledged: the broker redelivers them.
+        self._batch, self._batch_bytes = [], 0
         if not self._stop.is_set():
             logger.warning("collector %s disconnected: %s; reconnecting", self.settings.client_id, reason)
 
-    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        message = InboundMessage(
-            topic=msg.topic,
-            payload=msg.payload,
-            received_ms=int(time.time() * 1000),
-            mid=msg.mid,
-            qos=msg.qos,
+    def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        # Runs on paho's network thread. Storing and acknowledging here, once the socket has no more
+        # messages waiting (or the batch is full), batches writes under load without any hand-off
+        # between threads, and each PUBACK goes out on the connection its message came in on.
+        self._batch.append(
+            InboundMessage(
+                topic=msg.topic, payload=msg.payload, received_ms=int(time.time() * 1000), mid=msg.mid, qos=msg.qos
+            )
         )
-        self._queue.put(_Pending(message, self._generation))
+        self._batch_bytes += len(msg.payload)
+        full = len(self._batch) >= self.max_batch_messages or self._batch_bytes >= self.max_batch_bytes
+        if full or not _publish_waiting(client):
+            self._flush(client)
 
-    def _take_batch(self) -> list[_Pending]:
-        try:
-            first = self._queue.get(timeout=0.2)
-        except queue.Empty:
-            return []
-        batch = [first]
-        size = len(first.message.payload)
-        while len(batch) < self.max_batch_messages and size < self.max_batch_bytes:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            batch.append(item)
-            size += len(item.message.payload)
-        return batch
+    def _flush(self, client: mqtt.Client) -> None:
+        batch, self._batch, self._batch_bytes = self._batch, [], 0
+        if not self._store_until_durable(batch):
+            return  # stopping: nothing acknowledged, the broker redelivers
+        for message in batch:  # in arrival order, as MQTT requires
+            if message.qos > 0:
+                client.ack(message.mid, message.qos)
 
-    def _store_loop(self) -> None:
-        while True:
-            batch = self._take_batch()
-            if not batch:
-                if self._stop.is_set():
-                    return
-                continue
-            self._store_until_durable(batch)
-            self._ack(batch)
-
-    def _store_until_durable(self, batch: Sequence[_Pending]) -> None:
+    def _store_until_durable(self, batch: Sequence[InboundMessage]) -> bool:
         attempt = 0
-        while True:
+        while not self._stop.is_set():
             try:
-                self.ingestor.store([p.message for p in batch])
-                return
+                self.ingestor.store(batch)
+                return True
             except Exception:
                 # Nothing is acknowledged until stored: keep trying (backpressure), never drop.
                 attempt += 1
                 logger.exception("storing %d messages failed (attempt %d); retrying", len(batch), attempt)
-                time.sleep(min(30.0, 0.5 * 2 ** min(attempt, 6)))
-
-    def _ack(self, batch: Sequence[_Pending]) -> None:
-        generation = self._generation
-        for pending in batch:
-            if pending.message.qos > 0 and pending.generation == generation:
-                # A mid from an earlier connection may name another message now; the broker
-                # redelivers those, and the rewrite is idempotent.
-                self.client.ack(pending.message.mid, pending.message.qos)
+                self._stop.wait(min(30.0, 0.5 * 2 ** min(attempt, 6)))
+        return False
 
     def _replay_loop(self) -> None:
         self.ingestor.replay_forever(self._stop)
+
+
+def _publish_waiting(client: mqtt.Client) -> bool:
+    """Whether the next packet already waiting on the client's socket is a PUBLISH.
+
+    Paho reads one whole packet before calling on_message, so the next byte on the socket starts the next
+    packet's fixed header. Anything else (no data, SUBACK, PINGRESP, TLS where peeking is not possible) means
+    no further on_message is due now, and the batch must be stored.
+    """
+    sock = client.socket()
+    if sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        if not readable:
+            return False
+        head = sock.recv(1, socket.MSG_PEEK)
+    except (OSError, ValueError):
+        return False
+    return bool(head) and head[0] & 0xF0 == _PUBLISH

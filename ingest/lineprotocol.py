@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -45,13 +46,18 @@ def format_string(value: str) -> str:
     return f'"{value.translate(_STRING_ESCAPES)}"'
 
 
+@functools.lru_cache(maxsize=65_536)
+def _register_tags(site: str, building: str, meter: str, kind: str, item: str) -> str:
+    # The tag set depends only on the meter: escape it once, not for every reading.
+    return (
+        f"building={escape_tag(building)},item={escape_tag(item)},kind={escape_tag(kind)},"
+        f"meter={escape_tag(meter)},site={escape_tag(site)}"
+    )
+
+
 def to_line_protocol(reading: Reading) -> str:
     """Encode one reading as one line (timestamp in milliseconds)."""
-    tags = (
-        f"building={escape_tag(reading.building)},item={escape_tag(reading.item.value)},"
-        f"kind={escape_tag(reading.kind.value)},meter={escape_tag(reading.meter)},"
-        f"site={escape_tag(reading.site)}"
-    )
+    tags = _register_tags(reading.site, reading.building, reading.meter, reading.kind.value, reading.item.value)
     fields = f"value={format_float(reading.value)},raw={format_float(reading.raw)}"
     if reading.seq is not None:
         fields += f",seq={int(reading.seq)}i"

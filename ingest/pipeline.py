@@ -88,8 +88,8 @@ class Ingestor:
         """Parse and durably store a batch of messages; return only once everything is durable."""
         lines: list[_Line] = []
         rejections: list[Rejection] = []
+        self.metrics.messages.inc(len(messages))
         for message in messages:
-            self.metrics.messages.inc()
             result = parse_message(message.topic, message.payload, self.site, message.received_ms)
             rejections.extend(result.rejections)
             points: tuple[Reading | InstantReading, ...] = (*result.readings, *result.instants)
@@ -175,8 +175,9 @@ class Ingestor:
                 try:
                     refused = self._write_timed(texts)
                     self._mark_up(True)
-                    by_text = {line.text: line for line in lines}
-                    self._dead_letter_lines([(by_text[text], reason) for text, reason in refused])
+                    if refused:
+                        by_text = {line.text: line for line in lines}
+                        self._dead_letter_lines([(by_text[text], reason) for text, reason in refused])
                     self.metrics.written.inc(len(lines) - len(refused))
                     return len(lines) - len(refused), 0, len(refused)
                 except SinkUnavailable as exc:

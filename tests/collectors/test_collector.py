@@ -80,9 +80,9 @@ def test_unacked_messages_are_redelivered_to_a_restarted_collector(broker, influ
     gw.disconnect()
     time.sleep(1.0)
     # Crash: drop the connection without a DISCONNECT and without acking anything.
+    first._stop.set()  # releases the network thread from its storage retries, without acking
     first.client._sock_close()
     first.client.loop_stop()
-    first._stop.set()
     second = make_collector(
         site,
         broker.port,
