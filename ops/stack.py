@@ -81,6 +81,8 @@ class StackSettings:
     collector_metrics_port: int = 9101
     alerts_metrics_port: int = 9102
     api_port: int = 8000
+    camera_port: int = 8554  # the camera simulator's MJPEG server (the demo site's camera URLs point here)
+    video_http_port: int = 9103
     database: str = "vigil"
     simulate: bool = True
     sim_speed: float = 300.0  # simulated seconds per wall second
@@ -139,6 +141,52 @@ class Stack:
             ready=http_ok(metrics_url),
         )
         self._launch(collector, progress, f"meter collector (metrics {metrics_url})")
+        if self.site.cameras:
+            if s.simulate:
+                cams = PythonService(
+                    "camera-simulator",
+                    [
+                        "simulators.cameras",
+                        "serve",
+                        "--site",
+                        str(s.site_path.resolve()),
+                        "--port",
+                        str(s.camera_port),
+                        "--seed",
+                        str(s.seed),
+                        "--fps",
+                        "5",
+                        "--size",
+                        "480x270",
+                    ],
+                    var / "logs" / "camera-simulator.log",
+                    ready=http_ok(f"http://127.0.0.1:{s.camera_port}/cams"),
+                )
+                self._launch(
+                    cams, progress, f"camera simulators ({len(self.site.cameras)} MJPEG streams on :{s.camera_port})"
+                )
+            video_url = f"http://127.0.0.1:{s.video_http_port}"
+            video = PythonService(
+                "video-analyzer",
+                [
+                    "video",
+                    *common,
+                    "--mqtt-port",
+                    str(s.mqtt_port),
+                    "--influx-url",
+                    self.influx_url,
+                    "--influx-db",
+                    s.database,
+                    "--state-dir",
+                    str(var / "video"),
+                    "--http-port",
+                    str(s.video_http_port),
+                ],
+                var / "logs" / "video.log",
+                env={"VIGIL_MQTT_PASSWORD": passwords["vigil-service"]},
+                ready=http_ok(f"{video_url}/metrics"),
+            )
+            self._launch(video, progress, f"video analyzer ({len(self.site.cameras)} cameras, {video_url}/health)")
         alerts_metrics = f"http://127.0.0.1:{s.alerts_metrics_port}/metrics"
         alerts = PythonService(
             "alerts",

@@ -99,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="serve live MJPEG cameras on 127.0.0.1")
     s.add_argument("--cameras", type=int, default=4)
+    s.add_argument("--site", type=Path, help="serve the cameras of this site file, under their own ids")
     s.add_argument("--port", type=int, default=8554)
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--fps", type=float, default=8.0)
@@ -126,11 +127,17 @@ def _script(path: Path) -> dict[str, list[TamperEvent]]:
 
 
 def _serve(a: argparse.Namespace) -> int:
-    if not 1 <= a.cameras <= 32:
-        raise SystemExit("--cameras must be 1..32")
+    if a.site is not None:
+        from core.config import load_site
+
+        ids = [c.id for c in load_site(a.site).cameras]
+    else:
+        if not 1 <= a.cameras <= 32:
+            raise SystemExit("--cameras must be 1..32")
+        ids = [f"cam{i + 1}" for i in range(a.cameras)]
     w, h = a.size
     cams = []
-    for i in range(a.cameras):
+    for i, cam_id in enumerate(ids):
         spec = SceneSpec(
             SCENE_KINDS[i % len(SCENE_KINDS)],
             a.seed * 100 + i,
@@ -139,9 +146,9 @@ def _serve(a: argparse.Namespace) -> int:
             a.lighting,
             True,
             _nuisances(a),
-            name=f"cam{i + 1}",
+            name=cam_id,
         )
-        cams.append(Camera(f"cam{i + 1}", spec, fps=a.fps))
+        cams.append(Camera(cam_id, spec, fps=a.fps))
     server = MjpegServer(cams, port=a.port, seed=a.seed)
     if a.script:
         for cam, events in _script(a.script).items():

@@ -50,6 +50,12 @@ def test_stack_runs_the_demo_site_and_stops_cleanly(tmp_path: Path) -> None:
         assert (
             httpx.get(f"{api}/screen/login?key={stack.demo_key}", timeout=5, follow_redirects=True).status_code == 200
         )
+        # The camera simulators stream, the analyzer judges them, and their health reaches the API.
+        def judged() -> int:
+            cams = httpx.get(f"{api}/api/v1/cameras", headers=headers, timeout=5).json()
+            return sum(1 for c in cams if c["state"] is not None)
+
+        assert wait_for(lambda: judged() == len(stack.site.cameras), timeout=60, every=1.0)
         assert not stack.dead()
         assert (tmp_path / "var" / "secrets.json").stat().st_mode & 0o077 == 0
     finally:

@@ -1,0 +1,101 @@
+"""The analyzer end to end on synthetic footage (frames straight from the generator, at 2 fps)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.types import CameraState
+from tests.video.synth import Scene, Tamper
+from video.analyzer import CameraAnalyzer
+from video.evaluate import TARGET_S
+
+
+def run(scene: Scene, duration: float, analyzer: CameraAnalyzer | None = None) -> list[tuple[float, CameraState]]:
+    analyzer = analyzer or CameraAnalyzer("synth")
+    out = []
+    for t, frame in scene.frames(duration):
+        change = analyzer.frame(t, frame)
+        if change:
+            out.append((change.t, change.state))
+    return out
+
+
+def test_clean_footage_with_every_nuisance_stays_ok() -> None:
+    # Vehicles, people, headlights, rain, cloud shadows and a day/night (IR) switch every 40 s.
+    scene = Scene(seed=8, fps=2.0)
+    assert run(scene, 170.0) == [(0.0, CameraState.OK)]
+
+
+@pytest.mark.parametrize(
+    ("kind", "state"),
+    [
+        ("black", CameraState.VIDEO_LOSS),
+        ("blue", CameraState.VIDEO_LOSS),
+        ("frozen", CameraState.FROZEN),
+        ("cover", CameraState.OCCLUDED),
+        ("blur", CameraState.DEFOCUSED),
+        ("turn", CameraState.MOVED),
+    ],
+)
+def test_each_tamper_is_reported_in_time_and_clears(kind: str, state: CameraState) -> None:
+    scene = Scene(seed=9, fps=2.0, nuisances=("vehicles", "people", "clouds"), tampers=(Tamper(kind, 20.0, 50.0),))
+    changes = run(scene, 65.0)
+    assert changes[0] == (0.0, CameraState.OK)
+    assert len(changes) == 3, changes
+    (t_on, raised), (t_off, cleared) = changes[1], changes[2]
+    assert raised is state
+    assert 20.0 < t_on <= 20.0 + TARGET_S[state]
+    assert cleared is CameraState.OK and 50.0 <= t_off <= 56.0
+
+
+def test_cover_at_night_is_occlusion() -> None:
+    scene = Scene(seed=10, fps=2.0, tampers=(Tamper("cover", 50.0),))  # night from 40 s
+    changes = run(scene, 75.0)
+    assert changes[-1][1] is CameraState.OCCLUDED and changes[-1][0] <= 60.0
+
+
+def test_evidence_carries_features_and_the_frame() -> None:
+    scene = Scene(seed=11, fps=2.0, nuisances=(), tampers=(Tamper("cover", 15.0),))
+    analyzer = CameraAnalyzer("c1")
+    changes = [c for t, f in scene.frames(30.0) if (c := analyzer.frame(t, f))]
+    occluded = changes[-1]
+    assert occluded.state is CameraState.OCCLUDED and occluded.camera == "c1"
+    assert occluded.image is not None and occluded.image.shape == (360, 640, 3)
+    features = dict(occluded.transition.features.pairs())  # type: ignore[union-attr]
+    assert features["blank"] >= 0.4 and "held" in occluded.transition.reason
+
+
+def test_moved_returns_to_ok_after_a_rebaseline() -> None:
+    scene = Scene(seed=12, fps=2.0, nuisances=("people",), tampers=(Tamper("turn", 15.0),))
+    analyzer = CameraAnalyzer("c1")
+    changes = run(scene, 40.0, analyzer)
+    assert changes[-1][1] is CameraState.MOVED
+    rebased = analyzer.rebaseline(40.0)
+    assert rebased is not None and rebased.state is CameraState.OK
+    later = [(c.t, c.state) for t, f in scene.frames(80.0) if t >= 40.0 and (c := analyzer.frame(t, f))]
+    assert later == []  # the turned view is the scene now
+
+
+def test_no_frames_is_video_loss_and_frames_bring_it_back() -> None:
+    scene = Scene(seed=13, fps=2.0, nuisances=())
+    analyzer = CameraAnalyzer("c1")
+    states = [analyzer.frame(t, f) for t, f in scene.frames(10.0)]
+    assert states[0] is not None and states[0].state is CameraState.OK
+    gaps = [analyzer.no_frame(10.0 + i / 2) for i in range(10)]
+    lost = [g for g in gaps if g]
+    assert len(lost) == 1 and lost[0].state is CameraState.VIDEO_LOSS and lost[0].t == 13.0
+    assert lost[0].image is None
+    back = [c for t, f in scene.frames(22.0) if t >= 15.0 and (c := analyzer.frame(t, f))]
+    assert [c.state for c in back] == [CameraState.OK]
+
+
+def test_a_new_picture_size_is_learned_afresh() -> None:
+    scene = Scene(seed=14, fps=2.0, nuisances=())
+    analyzer = CameraAnalyzer("c1")
+    for t, frame in scene.frames(10.0):
+        analyzer.frame(t, frame)
+    cropped = np.ascontiguousarray(scene.frame(10.0)[:, 80:560])  # another aspect: another small size
+    analyzer.frame(10.5, cropped)
+    assert analyzer.reference is not None and not analyzer.reference.ready
+    assert analyzer.state is CameraState.OK

@@ -1,0 +1,142 @@
+"""Feature extraction on synthetic frames: sizes, invariances, and what each tamper does to the features."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.video.synth import Scene, Tamper
+from video.features import (
+    Reference,
+    cell_means,
+    cells,
+    compare,
+    frame_maps,
+    glance,
+    prepare,
+    working_size,
+)
+
+
+@pytest.mark.parametrize(
+    ("size", "small"),
+    [((640, 360), (160, 90)), ((1920, 1080), (160, 90)), ((320, 240), (160, 120)), ((704, 576), (160, 131))],
+)
+def test_prepare_reduces_any_size_to_160_wide(size: tuple[int, int], small: tuple[int, int]) -> None:
+    image = np.random.default_rng(0).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+    views = prepare(image)
+    assert views.small.shape == (small[1], small[0]) and views.small.dtype == np.uint8
+    assert working_size(*size) == small
+
+
+def test_prepare_chroma_tells_ir_from_colour() -> None:
+    grey = np.repeat(np.random.default_rng(1).integers(0, 255, (360, 640, 1), dtype=np.uint8), 3, axis=2)
+    assert prepare(grey).chroma < 0.5
+    assert prepare(grey[:, :, 0]).chroma == 0.0
+    colour = grey.copy()
+    colour[:, :, 2] = np.clip(colour[:, :, 2].astype(int) + 60, 0, 255)
+    assert prepare(colour).chroma > 10
+
+
+def test_prepare_refuses_empty_frames() -> None:
+    with pytest.raises(ValueError):
+        working_size(0, 10)
+
+
+def test_cells_and_cell_means_agree() -> None:
+    a = np.arange(90 * 160, dtype=np.int64).reshape(90, 160) % 251
+    assert cells(a).shape == (16, 22 * 40)
+    np.testing.assert_allclose(cell_means(a.astype(np.uint8)), cells(a).mean(axis=1))
+
+
+def learned(frames: list[np.ndarray]) -> Reference:
+    ref = Reference(learn_frames=len(frames))
+    previous = None
+    for frame in frames:
+        views = prepare(frame)
+        seen = glance(views, previous, ref)
+        maps = frame_maps(views.small)
+        measured = compare(seen, maps, previous, ref)
+        ref.update(maps, 0.0, seen.motion_cells, measured.fine_ratio)
+        previous = views.small
+    assert ref.ready
+    return ref
+
+
+@pytest.fixture(scope="module")
+def scene() -> Scene:
+    return Scene(seed=4, fps=2.0, nuisances=())
+
+
+@pytest.fixture(scope="module")
+def reference(scene: Scene) -> Reference:
+    return learned([scene.frame(i / 2) for i in range(12)])
+
+
+def measure(ref: Reference, frame: np.ndarray, previous: np.ndarray):  # type: ignore[no-untyped-def]
+    before = prepare(previous).small
+    views = prepare(frame)
+    seen = glance(views, before, ref)
+    return compare(seen, frame_maps(views.small), before, ref).features
+
+
+def test_same_scene_matches_its_reference(scene: Scene, reference: Reference) -> None:
+    f = measure(reference, scene.frame(10.0), scene.frame(9.5))
+    assert f.voting >= 12
+    assert f.overlap > 0.85 and f.lost == 0 and f.blank == 0
+    assert 0.8 < f.focus < 1.25 and f.lowfreq > 0.9
+    assert f.still == 0  # sensor noise: a live picture never repeats
+
+
+def test_darker_picture_is_not_blur(scene: Scene, reference: Reference) -> None:
+    dark = (scene.frame(10.0).astype(np.float32) * 0.4).astype(np.uint8)
+    f = measure(reference, dark, scene.frame(9.5))
+    assert f.lost <= 0.125 and f.focus > 0.7 and f.coarse < 0.6
+
+
+def test_blur_lowers_focus_and_keeps_the_coarse_picture(scene: Scene, reference: Reference) -> None:
+    blurred = cv2.GaussianBlur(scene.frame(10.0), (0, 0), 5.0)
+    f = measure(reference, blurred, cv2.GaussianBlur(scene.frame(9.5), (0, 0), 5.0))
+    assert f.focus < 0.5 and f.lowfreq > 0.8 and f.coarse > 0.7
+
+
+def test_cover_makes_cells_blank(reference: Reference) -> None:
+    covered = Scene(seed=4, fps=2.0, nuisances=(), tampers=(Tamper("cover", 0.0),))
+    f = measure(reference, covered.frame(10.0), covered.frame(9.5))
+    assert f.lost >= 0.5 and f.blank >= 0.4 and f.changed < f.blank
+
+
+def test_turned_camera_shows_another_coherent_view(reference: Reference) -> None:
+    turned = Scene(seed=4, fps=2.0, nuisances=(), tampers=(Tamper("turn", 0.0),))
+    f = measure(reference, turned.frame(10.0), turned.frame(9.5))
+    assert f.lost >= 0.375 and f.changed >= 0.33 and f.blank <= 0.2
+
+
+def test_exact_repeat_is_still(scene: Scene, reference: Reference) -> None:
+    frame = scene.frame(10.0)
+    f = measure(reference, frame, frame)
+    assert f.still == 1.0 and f.motion == 0.0
+
+
+def test_uniform_picture_is_dominant(reference: Reference) -> None:
+    black = np.full((360, 640, 3), 3, np.uint8)
+    f = measure(reference, black, black)
+    assert f.dominant == 1.0 and f.luma < 5
+
+
+def test_reference_survives_a_round_trip(scene: Scene, reference: Reference) -> None:
+    restored = Reference.from_arrays(reference.to_arrays())
+    now, before = scene.frame(20.0), scene.frame(19.5)
+    a = measure(reference, now, before)
+    b = measure(restored, now, before)
+    assert a == b
+
+
+def test_reference_refuses_mismatched_arrays(reference: Reference) -> None:
+    arrays = reference.to_arrays()
+    arrays["grad"] = arrays["grad"][:, :10]
+    with pytest.raises(ValueError):
+        Reference.from_arrays(arrays)
+    with pytest.raises(ValueError):
+        Reference(5).to_arrays()

@@ -1,0 +1,135 @@
+"""The health state machine: hold times, grace, hysteresis, priorities, clearing (pure, exact)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from core.types import CameraState
+from video.features import Features
+from video.state import HealthMachine, Rules, conditions
+
+OK = Features(
+    luma=100.0,
+    contrast=40.0,
+    chroma=20.0,
+    dominant=0.2,
+    motion=1.5,
+    still=0.0,
+    overlap=0.9,
+    lost=0.0,
+    blank=0.0,
+    changed=0.0,
+    coherence=1.0,
+    strength=1.0,
+    lowfreq=0.9,
+    coarse=1.0,
+    sharpness=1.0,
+    focus=1.0,
+    voting=16,
+)
+COVERED = replace(OK, overlap=0.3, lost=0.9, blank=0.85, changed=0.05, coarse=0.15, lowfreq=0.0, focus=0.2)
+TURNED = replace(OK, overlap=0.3, lost=0.8, changed=0.8, lowfreq=0.0, focus=0.4)
+BLURRED = replace(OK, sharpness=0.45, strength=0.4, focus=0.4, lowfreq=0.95, coarse=0.9)
+FROZEN = replace(OK, still=1.0, motion=0.0)
+BLACK = replace(OK, dominant=1.0, luma=2.0, lost=1.0, blank=1.0)
+
+
+def run(machine: HealthMachine, frames: list[tuple[float, Features | None]]) -> list[tuple[float, CameraState]]:
+    out = []
+    for t, f in frames:
+        change = machine.step(t, f)
+        if change:
+            out.append((change.t, change.state))
+    return out
+
+
+def timeline(*spans: tuple[float, float, Features | None], fps: float = 2.0) -> list[tuple[float, Features | None]]:
+    frames = []
+    for start, end, f in spans:
+        n = round((end - start) * fps)
+        frames += [(start + i / fps, f) for i in range(n)]
+    return frames
+
+
+def test_first_frame_sets_the_initial_state() -> None:
+    assert run(HealthMachine(), [(3.0, OK)]) == [(3.0, CameraState.OK)]
+    assert run(HealthMachine(), [(3.0, None)]) == [(3.0, CameraState.VIDEO_LOSS)]
+
+
+@pytest.mark.parametrize(
+    ("features", "state", "hold"),
+    [
+        (COVERED, CameraState.OCCLUDED, 5.0),
+        (TURNED, CameraState.MOVED, 8.0),
+        (BLURRED, CameraState.DEFOCUSED, 8.0),
+        (FROZEN, CameraState.FROZEN, 4.0),
+        (BLACK, CameraState.VIDEO_LOSS, 3.0),
+        (None, CameraState.VIDEO_LOSS, 3.0),
+    ],
+)
+def test_condition_enters_after_its_hold_and_clears(features: Features | None, state: CameraState, hold: float) -> None:
+    frames = timeline((0, 20, OK), (20, 50, features), (50, 70, OK))
+    changes = run(HealthMachine(), frames)
+    assert changes == [(0.0, CameraState.OK), (20.0 + hold, state), (52.5, CameraState.OK)]
+
+
+def test_a_passing_nuisance_shorter_than_the_hold_raises_nothing() -> None:
+    frames = timeline((0, 20, OK), (20, 24.5, COVERED), (24.5, 40, OK), (40, 47.5, TURNED), (47.5, 60, OK))
+    assert run(HealthMachine(), frames) == [(0.0, CameraState.OK)]
+
+
+def test_a_single_missed_frame_does_not_restart_the_hold() -> None:
+    frames = timeline((0, 10, OK), (10, 13, COVERED), (13, 13.5, OK), (13.5, 20, COVERED))
+    assert run(HealthMachine(), frames)[-1] == (15.0, CameraState.OCCLUDED)
+
+
+def test_a_longer_gap_restarts_the_hold() -> None:
+    frames = timeline((0, 10, OK), (10, 13, COVERED), (13, 15, OK), (15, 25, COVERED))
+    assert run(HealthMachine(), frames)[-1] == (20.0, CameraState.OCCLUDED)
+
+
+def test_hysteresis_keeps_the_state_on_weaker_evidence() -> None:
+    weaker = replace(COVERED, lost=0.3, blank=0.3)  # below enter (0.375), above stay (0.25)
+    frames = timeline((0, 10, OK), (10, 20, COVERED), (20, 40, weaker))
+    assert run(HealthMachine(), frames) == [(0.0, CameraState.OK), (15.0, CameraState.OCCLUDED)]
+    assert run(HealthMachine(), timeline((0, 10, OK), (10, 30, weaker))) == [(0.0, CameraState.OK)]
+
+
+def test_more_serious_condition_takes_over() -> None:
+    frames = timeline((0, 10, OK), (10, 20, COVERED), (20, 30, BLACK))
+    assert run(HealthMachine(), frames) == [
+        (0.0, CameraState.OK),
+        (15.0, CameraState.OCCLUDED),
+        (23.0, CameraState.VIDEO_LOSS),
+    ]
+
+
+def test_leaving_a_state_goes_to_another_mature_condition() -> None:
+    frames = timeline((0, 10, OK), (10, 20, BLACK), (20, 40, TURNED))
+    changes = run(HealthMachine(), frames)
+    assert changes == [(0.0, CameraState.OK), (13.0, CameraState.VIDEO_LOSS), (28.0, CameraState.MOVED)]
+
+
+def test_reset_returns_to_ok() -> None:
+    machine = HealthMachine()
+    run(machine, timeline((0, 10, OK), (10, 30, TURNED)))
+    assert machine.state is CameraState.MOVED
+    change = machine.reset(30.0, "re-baselined")
+    assert change is not None and change.state is CameraState.OK and change.previous is CameraState.MOVED
+    assert machine.quiet
+
+
+def test_video_loss_needs_a_decoder_picture_not_a_noisy_covered_lens() -> None:
+    rules = Rules()
+    covered_uniform = replace(COVERED, dominant=0.97, luma=60.0, still=0.0)
+    assert CameraState.VIDEO_LOSS not in conditions(covered_uniform, CameraState.OK, rules)
+    blue_screen = replace(covered_uniform, still=1.0)
+    assert CameraState.VIDEO_LOSS in conditions(blue_screen, CameraState.OK, rules)
+    assert CameraState.VIDEO_LOSS in conditions(BLACK, CameraState.OK, rules)
+
+
+def test_no_votes_no_scene_conditions() -> None:
+    unknown = replace(COVERED, voting=0, sharpness=0.2, focus=0.2)
+    assert conditions(unknown, CameraState.OK, Rules()) == frozenset()

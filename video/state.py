@@ -1,0 +1,200 @@
+"""The per-camera health state machine: pure, fed (media time, features) one analysed frame at a time.
+
+Each frame votes for the tamper conditions it shows (`conditions`), with looser *stay* thresholds for the
+state the camera is already in (hysteresis). A condition becomes the camera's state only once it has held
+for its hold time, misses shorter than `grace_s` forgiven; a state is left once its condition has been
+absent for `clear_s`. Hold times are what keeps people, vehicles, headlights and rain from raising a
+state: they pass in seconds, tampering stays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.types import CameraState
+from video.features import Features
+
+#: When several conditions hold, the camera is reported in the first of these.
+PRIORITY: tuple[CameraState, ...] = (
+    CameraState.VIDEO_LOSS,
+    CameraState.FROZEN,
+    CameraState.OCCLUDED,
+    CameraState.MOVED,
+    CameraState.DEFOCUSED,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """Thresholds (enter / stay) and hold times; docs/video-analyzer.md gives the reasoning for each."""
+
+    # video_loss: no frames, or one colour covering nearly the whole picture ...
+    uniform_enter: float = 0.95
+    uniform_stay: float = 0.85
+    # ... made by a decoder, not a sensor: black, or a static screen. A covered lens is a live, noisy,
+    # auto-exposed picture: that is occlusion.
+    black_luma: float = 12.0
+    static_still: float = 0.9
+    loss_hold_s: float = 3.0
+    # frozen: nearly every cell repeats exactly.
+    still_enter: float = 0.85
+    still_stay: float = 0.7
+    frozen_hold_s: float = 4.0
+    # The scene is gone from a large share of the voting cells: its edges moved, or faded to nothing.
+    lost_enter: float = 0.375
+    lost_stay: float = 0.25
+    occluded_hold_s: float = 5.0
+    # moved: what replaced the scene is another coherent, in-focus view, with another coarse layout.
+    moved_lowfreq_enter: float = 0.45
+    moved_lowfreq_stay: float = 0.55
+    moved_changed: float = 0.33
+    moved_hold_s: float = 8.0
+    # defocused: the coarse picture is the reference's (layout and contrast), fine detail is gone.
+    blur_lowfreq: float = 0.55
+    blur_coarse: float = 0.5  # coarse contrast below half the reference's is a veil on the lens, not blur
+    focus_enter: float = 0.55
+    focus_stay: float = 0.65
+    defocused_hold_s: float = 8.0
+    # common
+    grace_s: float = 1.1  # a run of evidence survives a gap this long (one or two missed frames)
+    clear_s: float = 3.0  # a state's condition must be gone this long before the state is left
+
+    def hold(self, state: CameraState) -> float:
+        """Return how long the condition of `state` must hold before the camera enters it."""
+        return {
+            CameraState.VIDEO_LOSS: self.loss_hold_s,
+            CameraState.FROZEN: self.frozen_hold_s,
+            CameraState.OCCLUDED: self.occluded_hold_s,
+            CameraState.MOVED: self.moved_hold_s,
+            CameraState.DEFOCUSED: self.defocused_hold_s,
+        }[state]
+
+
+def conditions(f: Features | None, current: CameraState | None, rules: Rules) -> frozenset[CameraState]:
+    """Return the tamper conditions one frame shows (None: no frame); `current` gets the stay thresholds."""
+    if f is None:
+        return frozenset({CameraState.VIDEO_LOSS})
+
+    def enter_or_stay(state: CameraState, enter: float, stay: float) -> float:
+        return stay if current is state else enter
+
+    found: set[CameraState] = set()
+    uniform = f.dominant >= enter_or_stay(CameraState.VIDEO_LOSS, rules.uniform_enter, rules.uniform_stay)
+    if uniform and (f.luma <= rules.black_luma or f.still >= rules.static_still):
+        found.add(CameraState.VIDEO_LOSS)
+    if f.still >= enter_or_stay(CameraState.FROZEN, rules.still_enter, rules.still_stay):
+        found.add(CameraState.FROZEN)
+    if not f.voting:
+        return frozenset(found)
+    coarse_kept = f.lowfreq >= rules.blur_lowfreq and f.coarse >= rules.blur_coarse
+    sticky = current in (CameraState.OCCLUDED, CameraState.MOVED)
+    scene_lost = f.lost >= (rules.lost_stay if sticky else rules.lost_enter)
+    # Moved: a good share of the cells show another coherent, textured view, and either the coarse layout
+    # changed too or the new view clearly outweighs the washed-out cells.
+    other_layout = f.lowfreq <= enter_or_stay(CameraState.MOVED, rules.moved_lowfreq_enter, rules.moved_lowfreq_stay)
+    moved = scene_lost and f.changed >= rules.moved_changed and (other_layout or f.changed >= 2 * f.blank)
+    # A scene lost to blur (fine detail gone, the coarse picture kept) is defocus, not a cover.
+    blurred = coarse_kept and f.focus <= rules.focus_stay
+    if moved:
+        found.add(CameraState.MOVED)
+    elif scene_lost and not blurred:
+        found.add(CameraState.OCCLUDED)
+    if coarse_kept and f.focus <= enter_or_stay(CameraState.DEFOCUSED, rules.focus_enter, rules.focus_stay):
+        found.add(CameraState.DEFOCUSED)
+    return frozenset(found)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A change of a camera's state (or its initial state), with the evidence."""
+
+    t: float  # media time, seconds
+    state: CameraState
+    previous: CameraState | None  # None for the initial state
+    features: Features | None  # the frame that settled it; None when there was no frame
+    reason: str
+
+
+@dataclass(slots=True)
+class _Run:
+    start: float
+    last: float
+
+
+@dataclass
+class HealthMachine:
+    """Turn per-frame conditions into a debounced camera state."""
+
+    rules: Rules = field(default_factory=Rules)
+    state: CameraState | None = None
+    since: float | None = None
+    _runs: dict[CameraState, _Run] = field(default_factory=dict)
+    _seen: dict[CameraState, float] = field(default_factory=dict)  # last time each condition held
+
+    @property
+    def quiet(self) -> bool:
+        """True when ok and no condition is building up (safe to learn the reference from this frame)."""
+        return self.state is CameraState.OK and not self._runs
+
+    def reset(self, t: float, reason: str) -> Transition | None:
+        """Forget all evidence and return to ok (operator re-baseline); return the change, if any."""
+        self._runs.clear()
+        self._seen.clear()
+        if self.state is CameraState.OK:
+            return None
+        previous, self.state, self.since = self.state, CameraState.OK, t
+        return Transition(t, CameraState.OK, previous, None, reason)
+
+    def step(self, t: float, features: Features | None) -> Transition | None:
+        """Take one analysed frame (None: no frame) at media time `t`; return the change it causes, if any."""
+        found = conditions(features, self.state, self.rules)
+        for state in PRIORITY:
+            run = self._runs.get(state)
+            if state in found:
+                self._seen[state] = t
+                if run is None:
+                    self._runs[state] = _Run(t, t)
+                else:
+                    run.last = t
+            elif run is not None and t - run.last > self.rules.grace_s:
+                del self._runs[state]
+        if self.state is None:
+            # Nothing seen yet: a first frame says the camera works, a first gap says it does not.
+            first = CameraState.OK if features is not None else CameraState.VIDEO_LOSS
+            self.state, self.since = first, t
+            return Transition(t, first, None, features, "initial")
+        target = self._target(t, found)
+        if target is self.state:
+            return None
+        previous, self.state, self.since = self.state, target, t
+        return Transition(t, target, previous, features, _reason(target, previous, t, self._runs.get(target)))
+
+    def _mature(self, state: CameraState, t: float, found: frozenset[CameraState]) -> bool:
+        run = self._runs.get(state)
+        return state in found and run is not None and run.last - run.start >= self.rules.hold(state) - 1e-9
+
+    def _target(self, t: float, found: frozenset[CameraState]) -> CameraState:
+        current = self.state
+        assert current is not None
+        for state in PRIORITY:
+            if state is current:
+                break
+            if self._mature(state, t, found):
+                return state  # a more serious condition has held long enough
+        if current is CameraState.OK:
+            return current
+        if t - self._seen.get(current, self.since or t) < self.rules.clear_s:
+            return current
+        for state in PRIORITY:
+            if state is not current and self._mature(state, t, found):
+                return state
+        if any(state is not current and state in found for state in self._runs):
+            return current  # another condition is building up: do not flash ok in between
+        return CameraState.OK
+
+
+def _reason(target: CameraState, previous: CameraState | None, t: float, run: _Run | None) -> str:
+    if target is CameraState.OK:
+        return f"{previous.value if previous else 'state'} cleared"
+    held = t - run.start if run else 0.0
+    return f"{target.value} held {held:.1f} s"
