@@ -50,6 +50,7 @@ def test_stack_runs_the_demo_site_and_stops_cleanly(tmp_path: Path) -> None:
         assert (
             httpx.get(f"{api}/screen/login?key={stack.demo_key}", timeout=5, follow_redirects=True).status_code == 200
         )
+
         # The camera simulators stream, the analyzer judges them, and their health reaches the API.
         def judged() -> int:
             cams = httpx.get(f"{api}/api/v1/cameras", headers=headers, timeout=5).json()
