@@ -17,7 +17,7 @@ from alerts.engine.sources import InfluxRegisterSource
 from alerts.engine.store import AlertStore
 from core.cli import add_influx_args, add_mqtt_args, mqtt_password
 from core.config import load_site
-from ingest.influx import InfluxClient, InfluxSettings
+from ingest.influx import InfluxClient, settings_from_args
 
 logger = logging.getLogger("alerts")
 
@@ -44,16 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     store = AlertStore(Path(args.state_dir) / f"alerts-{site.site.id}.db")
     source = None
     if not args.no_influx:
-        client = InfluxClient(
-            InfluxSettings(
-                url=args.influx_url,
-                database=args.influx_db,
-                retention_policy=args.influx_rp,
-                username=args.influx_user,
-                password=os.environ.get("VIGIL_INFLUX_PASSWORD"),
-                token=os.environ.get("VIGIL_INFLUX_TOKEN"),
-            )
-        )
+        client = InfluxClient(settings_from_args(args))
         source = InfluxRegisterSource(client)
     password = mqtt_password(args)
     settings = MqttSettings(

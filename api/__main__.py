@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from api.auth import Role, add_key, build_keystore, load_keys_file, remove_key
 from core.cli import add_influx_args, add_mqtt_args, mqtt_password
 from core.config import SiteConfig, load_site
-from ingest.influx import InfluxSettings
+from ingest.influx import InfluxSettings, settings_from_args
 
 if TYPE_CHECKING:
     from api.deps import AlertServices
@@ -35,15 +35,7 @@ def _influx_args(p: argparse.ArgumentParser) -> None:
 
 
 def _influx(args: argparse.Namespace) -> InfluxSettings:
-    return InfluxSettings(
-        url=args.influx_url,
-        database=args.influx_db,
-        retention_policy=args.influx_rp,
-        username=args.influx_user,
-        password=os.environ.get("VIGIL_INFLUX_PASSWORD"),
-        token=os.environ.get("VIGIL_INFLUX_TOKEN"),
-        timeout_s=60.0,
-    )
+    return settings_from_args(args, timeout_s=60.0)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,7 +15,7 @@ from collectors.meters import MeterCollector, MqttSettings
 from core.cli import add_influx_args, add_mqtt_args, mqtt_password
 from core.config import load_site
 from ingest.deadletter import DeadLetterStore
-from ingest.influx import InfluxClient, InfluxSettings
+from ingest.influx import InfluxClient, settings_from_args
 from ingest.metrics import IngestMetrics
 from ingest.pipeline import Ingestor
 from ingest.spool import Spool
@@ -43,16 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     site = load_site(args.site)
     state = Path(args.state_dir)
     metrics = IngestMetrics()
-    client = InfluxClient(
-        InfluxSettings(
-            url=args.influx_url,
-            database=args.influx_db,
-            retention_policy=args.influx_rp,
-            username=args.influx_user,
-            password=os.environ.get("VIGIL_INFLUX_PASSWORD"),
-            token=os.environ.get("VIGIL_INFLUX_TOKEN"),
-        )
-    )
+    client = InfluxClient(settings_from_args(args))
     ingestor = Ingestor(site, client, Spool(state / "spool.db"), DeadLetterStore(state / "deadletter.db"), metrics)
     settings = MqttSettings(
         host=args.mqtt_host,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +30,19 @@ class InfluxSettings:
     password: str | None = None
     token: str | None = None  # InfluxDB 2.x/3.x: sent as "Authorization: Token ..."
     timeout_s: float = 10.0
+
+
+def settings_from_args(args: argparse.Namespace, timeout_s: float = 10.0) -> InfluxSettings:
+    """Build settings from `core.cli.add_influx_args` options; password and token only from the environment."""
+    return InfluxSettings(
+        url=args.influx_url,
+        database=args.influx_db,
+        retention_policy=args.influx_rp,
+        username=args.influx_user,
+        password=os.environ.get("VIGIL_INFLUX_PASSWORD"),
+        token=os.environ.get("VIGIL_INFLUX_TOKEN"),
+        timeout_s=timeout_s,
+    )
 
 
 class InfluxClient:

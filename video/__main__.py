@@ -13,7 +13,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from core.config import load_site
-from ingest.influx import InfluxClient, InfluxSettings
+from ingest.influx import InfluxClient, settings_from_args
 from video.reader import quiet_backend_logs
 from video.service import (
     BrokerSettings,
@@ -93,16 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     influx = None
     if not args.no_influx:
-        client = InfluxClient(
-            InfluxSettings(
-                url=args.influx_url,
-                database=args.influx_db,
-                retention_policy=args.influx_rp,
-                username=args.influx_user,
-                password=os.environ.get("VIGIL_INFLUX_PASSWORD"),
-                token=os.environ.get("VIGIL_INFLUX_TOKEN"),
-            )
-        )
+        client = InfluxClient(settings_from_args(args))
         influx = InfluxHealthWriter(client, site.site.id, MetricsSettings(every_s=args.metrics_every))
     runners = {c.id: CameraRunner(c, publisher, snapshots, reference_dir=state / "reference") for c in cameras}
     service = VideoService(site.site.id, runners, publisher, influx)
