@@ -419,6 +419,10 @@ class SiteConfig(_Model):
         return {m.id: m for m in self.meters}
 
     @cached_property
+    def gateway_ids(self) -> frozenset[str]:
+        return frozenset(g.id for g in self.gateways)
+
+    @cached_property
     def gateway_of_meter(self) -> dict[str, str]:
         return {meter_id: g.id for g in self.gateways for meter_id in g.meters}
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.sqlite import open_durable
 from core.types import Rejection
 
 #: Bytes of each payload kept; the full size and digest are always kept.
@@ -37,11 +37,8 @@ class DeadLetterStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db = open_durable(self.path)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS dead_letters ("
             " id INTEGER PRIMARY KEY AUTOINCREMENT,"

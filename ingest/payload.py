@@ -150,7 +150,7 @@ def _value_and_unit(item: dict[str, Any], meter: Meter) -> tuple[float, str, flo
 def _check_envelope(topic: str, gateway: str | None, payload: bytes, site: SiteConfig) -> str | None:
     if topics.site_of(topic) != site.site.id or not topic.endswith("/readings"):
         return f"not a readings topic of site {site.site.id}"
-    if gateway is None or gateway not in {g.id for g in site.gateways}:
+    if gateway is None or gateway not in site.gateway_ids:
         return f"unknown gateway {_short(gateway)}"
     if len(payload) > site.ingest.max_payload_bytes:
         return f"payload of {len(payload)} bytes exceeds the limit of {site.ingest.max_payload_bytes}"

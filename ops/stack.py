@@ -119,18 +119,14 @@ class Stack:
         self._launch(InfluxDB(var / "influxdb", s.influx_port), progress, f"InfluxDB on {self.influx_url}")
         create_database(self.influx_url, s.database)
         common = ["--site", str(s.site_path.resolve())]
+        # What every backend service (collector, analyzer, alerts, API) is told about the site and servers.
+        backend = [*common, "--mqtt-port", str(s.mqtt_port), "--influx-url", self.influx_url, "--influx-db", s.database]
         metrics_url = f"http://127.0.0.1:{s.collector_metrics_port}/metrics"
         collector = PythonService(
             "collector",
             [
                 "collectors",
-                *common,
-                "--mqtt-port",
-                str(s.mqtt_port),
-                "--influx-url",
-                self.influx_url,
-                "--influx-db",
-                s.database,
+                *backend,
                 "--state-dir",
                 str(var / "collector"),
                 "--metrics-port",
@@ -148,8 +144,7 @@ class Stack:
                     [
                         "simulators.cameras",
                         "serve",
-                        "--site",
-                        str(s.site_path.resolve()),
+                        *common,
                         "--port",
                         str(s.camera_port),
                         "--seed",
@@ -170,13 +165,7 @@ class Stack:
                 "video-analyzer",
                 [
                     "video",
-                    *common,
-                    "--mqtt-port",
-                    str(s.mqtt_port),
-                    "--influx-url",
-                    self.influx_url,
-                    "--influx-db",
-                    s.database,
+                    *backend,
                     "--state-dir",
                     str(var / "video"),
                     "--http-port",
@@ -192,15 +181,9 @@ class Stack:
             "alerts",
             [
                 "alerts",
-                *common,
-                "--mqtt-port",
-                str(s.mqtt_port),
+                *backend,
                 "--mqtt-user",
                 "vigil-service",
-                "--influx-url",
-                self.influx_url,
-                "--influx-db",
-                s.database,
                 "--state-dir",
                 str(var / "alerts"),
                 "--with-coverage",
@@ -218,17 +201,11 @@ class Stack:
             [
                 "api",
                 "serve",
-                *common,
+                *backend,
                 "--host",
                 "127.0.0.1",
                 "--port",
                 str(s.api_port),
-                "--influx-url",
-                self.influx_url,
-                "--influx-db",
-                s.database,
-                "--mqtt-port",
-                str(s.mqtt_port),
                 "--mqtt-user",
                 "vigil-service",
                 "--alerts-db",

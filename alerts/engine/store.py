@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from alerts.engine.model import ENGINE, Alert, AlertState, AuditEntry, Condition, Severity, normal_evidence
+from core.sqlite import open_durable
 
 MAX_WHO = 100
 MAX_NOTE = 2000
@@ -90,11 +91,8 @@ class AlertStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # a transition acknowledged to a caller survives power loss
+        self._db = open_durable(self.path)  # a transition acknowledged to a caller survives power loss
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
 

@@ -183,7 +183,7 @@ def _reading(
 def _check_envelope(protocol: str, topic: str, gateway: str | None, payload: bytes, site: SiteConfig) -> str | None:
     if topics.site_of(topic) != site.site.id or topics.frame_protocol_of(topic) != protocol:
         return f"not a {protocol[:32]} frames topic of site {site.site.id}"
-    if gateway is None or gateway not in {g.id for g in site.gateways}:
+    if gateway is None or gateway not in site.gateway_ids:
         return f"unknown gateway {gateway!r}"[:100]
     if len(payload) > site.ingest.max_payload_bytes:
         return f"payload of {len(payload)} bytes exceeds the limit of {site.ingest.max_payload_bytes}"

@@ -131,7 +131,7 @@ class FaultPlan:
 
     def check(self, site: SiteConfig) -> None:
         """Raise ValueError if the plan names a meter or gateway the site does not have."""
-        gateways = {g.id for g in site.gateways}
+        gateways = site.gateway_ids
         for what, gateway in [("Gap", g.gateway) for g in self.gaps] + [("ClockSkew", s.gateway) for s in self.skews]:
             if gateway not in gateways:
                 raise ValueError(f"{what}: unknown gateway {gateway!r}")

@@ -41,11 +41,22 @@ def write_site_file(site: SiteConfig, path: Path) -> Path:
     return path
 
 
-def collector_process(site_file: Path, broker, influx_url: str, database: str, state: Path) -> PythonService:
+def collector_process(
+    site_file: Path,
+    broker,
+    influx_url: str,
+    database: str,
+    state: Path,
+    *,
+    client_id: str = "collector-e2e",
+    shared_group: str | None = None,
+    metrics_port: int | None = None,
+) -> PythonService:
     """A `python -m collectors` process with a fixed client id (its persistent session)."""
-    port = free_port()
+    port = metrics_port or free_port()
+    group = ["--shared-group", shared_group] if shared_group else []
     return PythonService(
-        "collector",
+        client_id,
         [
             "collectors",
             "--site",
@@ -59,7 +70,8 @@ def collector_process(site_file: Path, broker, influx_url: str, database: str, s
             "--state-dir",
             str(state),
             "--client-id",
-            "collector-e2e",
+            client_id,
+            *group,
             "--metrics-port",
             str(port),
             "--summary-every",

@@ -19,7 +19,6 @@ import pytest
 
 from ingest.deadletter import DeadLetterStore
 from ops.servers import free_port
-from ops.stack import PythonService, http_ok
 from simulators.meters.runner import RunResult
 from simulators.meters.truth import Publication
 from tests.collectors.helpers import wait_for
@@ -27,6 +26,7 @@ from tests.e2e.harness import (
     Publishing,
     _digests,
     assert_exactly_stored,
+    collector_process,
     write_site_file,
 )
 
@@ -43,32 +43,15 @@ class Collector:
         self.state = state
         self.metrics_port = free_port()
         state.mkdir(parents=True, exist_ok=True)
-        self.process = PythonService(
-            name,
-            [
-                "collectors",
-                "--site",
-                str(site_file),
-                "--mqtt-port",
-                str(broker.port),
-                "--influx-url",
-                influx_url,
-                "--influx-db",
-                database,
-                "--state-dir",
-                str(state),
-                "--client-id",
-                name,
-                "--shared-group",
-                GROUP,
-                "--metrics-port",
-                str(self.metrics_port),
-                "--summary-every",
-                "2",
-            ],
-            state / "collector.log",
-            env={"VIGIL_MQTT_PASSWORD": broker.passwords["collector"]},
-            ready=http_ok(self.metrics_url),
+        self.process = collector_process(
+            site_file,
+            broker,
+            influx_url,
+            database,
+            state,
+            client_id=name,
+            shared_group=GROUP,
+            metrics_port=self.metrics_port,
         )
 
     @property

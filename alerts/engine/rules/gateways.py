@@ -63,7 +63,7 @@ class GatewayRules:
     def on_status(self, topic: str, payload: bytes, now_ms: int) -> str:
         """Record a status message; return the gateway; raise ValueError for a bad or foreign one."""
         gateway, state = parse_status(self.site.site.id, topic, payload)
-        if gateway not in {g.id for g in self.site.gateways}:
+        if gateway not in self.site.gateway_ids:
             raise ValueError(f"status of gateway {gateway!r}, which is not in the site file")
         with self._lock:
             old = self._status.get(gateway)
