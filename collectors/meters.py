@@ -98,10 +98,6 @@ class MeterCollector:
         self.client.loop_stop()
         self.ingestor.close()
 
-    def backlog(self) -> int:
-        """Messages received but not yet stored."""
-        return len(self._batch)
-
     def _make_client(self) -> mqtt.Client:
         s = self.settings
         client = mqtt.Client(
