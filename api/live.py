@@ -1,10 +1,11 @@
 """Live state for the alert screen: follow retained MQTT topics, keep the latest of each, fan changes out.
 
-One paho (MQTT v5) client subscribes to camera health, the perimeter coverage report, every alert and every
-gateway status of the site. The latest value of each is kept in memory with a sequence number bumped on
-every change. Server-sent-event clients subscribe with `listen()`: each gets an asyncio queue of deltas
-(`Change`); a client that falls behind is dropped (its stream ends) and resyncs from `snapshot()` when its
-browser reconnects, so memory stays bounded and nothing is silently skipped.
+One paho (MQTT v5) client subscribes to camera health, the perimeter coverage report and its monitor's status
+(liveness: a report whose monitor is offline or silent is stale), every alert and every gateway status.
+The latest value of each is kept in memory with a sequence number bumped on every change. Server-sent-event
+clients subscribe with `listen()`: each gets an asyncio queue of deltas (`Change`); a client that falls behind
+is dropped (its stream ends) and resyncs from `snapshot()` when its browser reconnects, so memory stays
+bounded and nothing is silently skipped.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.coverage.codec import coverage_from_json, parse_health_state, report_to_dict
+from alerts.coverage.liveness import LivenessTracker, Verdict
 from alerts.engine.model import Alert, alert_from_json, alert_to_dict
 from core import topics
 from core.config import SiteConfig
@@ -48,7 +50,7 @@ class LiveSettings:
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One change of the live state: `kind` camera|coverage|alert|gateway|mqtt|reset, `key`, new value (None: gone)."""
+    """A change of the live state: `kind` camera|coverage|coverage_monitor|alert|gateway|mqtt|reset, `key`, value."""
 
     seq: int
     kind: str
@@ -78,6 +80,7 @@ class _Listener:
 class _State:
     cameras: dict[str, CameraLive] = field(default_factory=dict)
     coverage: CoverageReport | None = None
+    monitor: LivenessTracker = field(default_factory=LivenessTracker)
     alerts: dict[str, Alert] = field(default_factory=dict)
     gateways: dict[str, tuple[str | None, int]] = field(default_factory=dict)
 
@@ -117,6 +120,12 @@ class LiveState:
         with self._lock:
             return self._state.coverage
 
+    def coverage_monitor(self) -> Verdict:
+        """Whether the coverage report is current: its monitor online and beating (see alerts.coverage.liveness)."""
+        with self._lock:
+            monitor = self._state.monitor
+        return monitor.verdict(int(self._clock() * 1000))
+
     def cameras(self) -> dict[str, CameraLive]:
         """Latest health of each camera heard of."""
         with self._lock:
@@ -126,13 +135,15 @@ class LiveState:
         """Everything known now, JSON-ready, with the sequence number it is current to."""
         with self._lock:
             s = self._state
+            now = int(self._clock() * 1000)
             return {
                 "seq": self._seq,
                 "site": self.site_id,
                 "mqtt": self._connected.is_set(),
-                "server_ms": int(self._clock() * 1000),
+                "server_ms": now,
                 "cameras": {k: camera_to_dict(v) for k, v in s.cameras.items()},
                 "coverage": report_to_dict(s.coverage) if s.coverage else None,
+                "coverage_monitor": s.monitor.verdict(now).to_dict(),
                 "alerts": {k: alert_to_dict(v) for k, v in s.alerts.items()},
                 "gateways": {k: {"status": v[0], "received_ms": v[1]} for k, v in s.gateways.items()},
             }
@@ -189,18 +200,22 @@ class LiveState:
             self._emit("alert", alert.id, alert_to_dict(alert))
         return True
 
-    def handle(self, topic: str, payload: bytes) -> None:
-        """Apply one MQTT message; a bad one is refused (counted, logged), never raised."""
+    def handle(self, topic: str, payload: bytes, retained: bool = False) -> None:
+        """Apply one MQTT message (`retained`: from the broker's store); a bad one is refused, never raised."""
         try:
-            self._handle(topic, payload)
+            self._handle(topic, payload, retained)
         except ValueError as exc:
             self.rejected += 1
             logger.warning("live %s: refused message on %s (%s): %r", self.site_id, topic, exc, payload[:200])
 
-    def _handle(self, topic: str, payload: bytes) -> None:
+    def _handle(self, topic: str, payload: bytes, retained: bool) -> None:
         site = self.site_id
         now = int(self._clock() * 1000)
-        if topic == topics.coverage(site):
+        if topic == topics.coverage_status(site):
+            with self._lock:
+                self._state.monitor.on_status(payload, retained, now)
+                self._emit("coverage_monitor", "", self._state.monitor.verdict(now).to_dict())
+        elif topic == topics.coverage(site):
             report = coverage_from_json(payload) if payload else None
             with self._lock:
                 self._state.coverage = report
@@ -264,7 +279,7 @@ class LiveState:
         client.reconnect_delay_set(1, 30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
-        client.on_message = lambda _c, _u, msg: self.handle(msg.topic, bytes(msg.payload))
+        client.on_message = lambda _c, _u, msg: self.handle(msg.topic, bytes(msg.payload), bool(msg.retain))
         self.client = client
         client.connect_async(s.host, s.port, keepalive=s.keepalive_s)
         client.loop_start()
@@ -288,7 +303,7 @@ class LiveState:
             return
         site = self.site_id
         filters = [topics.all_camera_health(site), topics.coverage(site), topics.all_alerts(site)]
-        filters.append(topics.all_gateway_status(site))
+        filters += [topics.all_gateway_status(site), topics.coverage_status(site)]
         with self._lock:
             # A new session: the broker delivers every retained message again, and what was cleared while
             # we were away (alerts resolved and dropped) must not linger, so start from nothing.

@@ -158,6 +158,7 @@ AlertKind = Literal[
     "base_load_offday",
     "data_quality",
     "meter_status",
+    "coverage_monitor_down",
 ]
 #: A local wall-clock time of day, "HH:MM".
 ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
@@ -238,6 +239,8 @@ class DailyRules(_Model):
     low_days: bool = True
     severity: Severity = "minor"
     major_relative: float = Field(default=1.0, gt=0, le=1000, description="relative deviation that makes it major")
+    peer_correction: bool = Field(default=True, description="withdraw what the meter's peers show site-wide")
+    min_peers: int = Field(default=1, ge=1, le=1000, description="fewest peers with a judged day for the correction")
 
     @model_validator(mode="after")
     def _enough(self) -> DailyRules:
@@ -255,8 +258,11 @@ class BaseLoadRules(_Model):
     night_max_ratio: float = Field(default=0.5, gt=0, le=10)
     offday_max_ratio: float = Field(default=0.7, gt=0, le=10)
     min_excess_kw: float = Field(default=1.0, ge=0, le=1e6)
+    recent_days: int = Field(default=3, ge=0, le=60, description="also against the last N working days (0: off)")
     exempt_uses: list[BuildingUse] = Field(default_factory=lambda: list[BuildingUse](["data_room"]))
     severity: Severity = "minor"
+    peer_correction: bool = Field(default=True, description="withdraw what the meter's peers show site-wide")
+    min_peers: int = Field(default=1, ge=1, le=1000, description="fewest peers with a judged window for the correction")
 
     @model_validator(mode="after")
     def _window(self) -> BaseLoadRules:
@@ -315,6 +321,7 @@ class AlertRules(_Model):
     camera_unhealthy_hold_s: float = Field(default=30.0, ge=0, le=86_400)
     camera_unhealthy_severity: Severity = "minor"
     camera_lost_severity: Severity = "major"
+    coverage_monitor_severity: Severity = "critical"
     gateway_silence_s: float = Field(default=1800.0, ge=10, le=30 * 86_400)
     gateway_offline_severity: Severity = "major"
     meter_stale_intervals: int = Field(default=4, ge=1, le=10_000)

@@ -50,6 +50,11 @@ def coverage(site: str) -> str:
     return f"{ROOT}/{site}/perimeter/coverage"
 
 
+def coverage_status(site: str) -> str:
+    """Retained status of the coverage monitor (JSON: online + heartbeat, or offline: its Last Will)."""
+    return f"{ROOT}/{site}/perimeter/coverage/status"
+
+
 def alert(site: str, alert_id: str) -> str:
     """Retained state of one alert (JSON); an empty retained payload clears it."""
     return f"{ROOT}/{site}/alerts/{alert_id}"

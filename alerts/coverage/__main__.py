@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--site", required=True, help="site file (YAML)")
     add_mqtt_args(run, "vigil-service", "vigil-coverage-1", "VIGIL_COVERAGE_ID")
     run.add_argument("--settle", type=float, default=1.0, help="seconds to wait for retained health at start")
+    run.add_argument("--heartbeat", type=float, default=10.0, help="seconds between 'online' status messages")
     return p
 
 
@@ -68,6 +69,7 @@ def _run(args: argparse.Namespace) -> int:
         password=mqtt_password(args),
         client_id=args.client_id,
         settle_s=args.settle,
+        heartbeat_s=args.heartbeat,
     )
     monitor = CoverageMonitor(coverage, settings)
     stop = threading.Event()

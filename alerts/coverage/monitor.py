@@ -4,6 +4,10 @@ A camera counts as healthy only while its last health message says "ok". A camer
 message yet, or whose retained health was cleared, is *not* healthy: assuming health at start-up would
 report "no blind spots" for cameras nobody has checked. To avoid publishing a burst of false blind spots
 while the broker is still delivering the retained health messages, the first report waits `settle_s`.
+
+Liveness (`liveness.py`): a retained `online` status with a heartbeat every `heartbeat_s` from the worker,
+and `offline` as the MQTT v5 Last Will and on a clean stop, so consumers can tell a current report from the
+last words of a dead monitor.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.coverage.codec import coverage_to_json, parse_health_state
+from alerts.coverage.liveness import MonitorStatus, status_to_json
 from alerts.coverage.model import Coverage
 from core import topics
 from core.types import CameraState, CoverageReport
@@ -44,6 +49,11 @@ class MonitorSettings:
     client_id: str = "vigil-coverage-1"
     keepalive_s: int = 30
     settle_s: float = 1.0  # wait this long after start for retained health before the first report
+    heartbeat_s: float = 10.0  # retained "online" status this often; consumers call it dead after 3 missed
+
+    def __post_init__(self) -> None:
+        if not 0 < self.heartbeat_s <= 3600:
+            raise ValueError("MonitorSettings.heartbeat_s must be in (0, 3600] seconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +81,8 @@ class CoverageMonitor:
         self.settings = settings
         self.site_id = coverage.site.site.id
         self.topic = topics.coverage(self.site_id)
+        self.status_topic = topics.coverage_status(self.site_id)
+        self._last_beat = 0.0  # monotonic time of the last heartbeat
         self._hooks: list[ReportHook] = [on_report] if on_report else []
         self._clock = clock
         self._lock = threading.Lock()
@@ -177,13 +189,37 @@ class CoverageMonitor:
         return self._connected.wait(timeout)
 
     def stop(self) -> None:
-        """Stop the worker and disconnect."""
+        """Stop the worker, say offline (a clean DISCONNECT does not fire the will), and disconnect."""
         self._stop.set()
         self._dirty.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._connected.is_set():
+            info = self.client.publish(self.status_topic, self._status("offline", "stopped"), qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout=2.0)
+            except (RuntimeError, ValueError) as exc:
+                logger.warning("coverage %s: could not say offline: %s", self.site_id, exc)
         self.client.disconnect()
         self.client.loop_stop()
+
+    def _status(self, state: str, reason: str | None = None) -> bytes:
+        latest = self.latest
+        return status_to_json(
+            MonitorStatus(
+                state=state,
+                beat_ms=int(self._clock() * 1000),
+                heartbeat_s=self.settings.heartbeat_s,
+                reason=reason,
+                report_ms=None if latest is None else latest.computed_ms,
+            )
+        )
+
+    def beat(self) -> None:
+        """Publish the retained online status now (the worker does it every `heartbeat_s`)."""
+        self._last_beat = time.monotonic()
+        if self._connected.is_set():
+            self.client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
 
     def _work(self) -> None:
         self._stop.wait(self.settings.settle_s)
@@ -192,9 +228,11 @@ class CoverageMonitor:
             try:
                 self.recompute(force=first)
                 first = False
+                if time.monotonic() - self._last_beat >= self.settings.heartbeat_s:
+                    self.beat()
             except Exception:
                 logger.exception("coverage %s: recomputing failed", self.site_id)
-            self._dirty.wait(timeout=1.0)
+            self._dirty.wait(timeout=min(1.0, self.settings.heartbeat_s))
             self._dirty.clear()
 
     def _make_client(self) -> mqtt.Client:
@@ -206,6 +244,9 @@ class CoverageMonitor:
         )
         client.username_pw_set(s.username, s.password)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
+        # Written now, published by the broker if this connection ever drops without a clean DISCONNECT.
+        will = status_to_json(MonitorStatus("offline", None, s.heartbeat_s, "connection lost"))
+        client.will_set(self.status_topic, will, qos=1, retain=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -223,6 +264,8 @@ class CoverageMonitor:
             # The broker may have restarted without persistence: put the current report back.
             client.publish(self.topic, coverage_to_json(latest), qos=1, retain=True)
         self._connected.set()
+        if latest is not None:
+            self.beat()  # online again (before the first report, the worker says so after its settle time)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         self.handle(msg.topic, bytes(msg.payload))

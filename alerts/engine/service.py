@@ -23,15 +23,18 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.coverage.codec import coverage_from_json
+from alerts.coverage.liveness import LivenessTracker, Verdict
 from alerts.engine.lifecycle import Clock, Lifecycle, wall_ms
 from alerts.engine.metrics import AlertMetrics
 from alerts.engine.model import Alert, AlertState, AuditEntry
 from alerts.engine.publisher import AlertPublisher
 from alerts.engine.rules import RuleOutput
-from alerts.engine.rules.energy import energy_outputs, lookback_days, prepare
+from alerts.engine.rules.energy import energy_outputs
 from alerts.engine.rules.gateways import GatewayRules
+from alerts.engine.rules.liveness import GRACE_S, coverage_expected, coverage_monitor_rule
 from alerts.engine.rules.perimeter import PerimeterRules
 from alerts.engine.rules.quality import data_quality_rule, meter_status_rule
+from alerts.engine.rules.windows import lookback_days, prepare
 from alerts.engine.sources import RegisterSource
 from alerts.engine.store import AlertStore
 from core import topics
@@ -86,11 +89,15 @@ class AlertService:
         self.gateways = GatewayRules(site, clock(), silence=source is not None)
         self.publisher = AlertPublisher(store, self.site_id, self._send, site.alerts.resolved_retain_s, clock)
         self.lifecycle.add_hook(self.publisher.notify)
-        self._queue: queue.Queue[tuple[str, bytes]] = queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[tuple[str, bytes, bool]] = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
         self._connected = threading.Event()
         self._threads: list[threading.Thread] = []
         self._coverage: CoverageReport | None = None
+        self.monitor_liveness = LivenessTracker()
+        self._liveness_since_ms: int | None = None  # when the monitor's status was last (re)subscribed
+        self._liveness_heard = False  # a live (not retained) status since then
+        self._liveness_judged: tuple[bool, str | None, bool] | None = None
         self.client: mqtt.Client | None = None
 
     # -- operator API ----------------------------------------------------------------------------------
@@ -132,11 +139,13 @@ class AlertService:
         for out in outputs:
             self.lifecycle.reconcile(out.scope, out.conditions, out.unknown)
 
-    def handle(self, topic: str, payload: bytes) -> None:
-        """Apply one MQTT message; a bad one is refused (counted, logged), never raised."""
+    def handle(self, topic: str, payload: bytes, retained: bool = False) -> None:
+        """Apply one MQTT message (`retained`: delivered from the broker's store); a bad one is refused."""
         site = self.site_id
         if topic == topics.coverage(site):
             kind = "coverage"
+        elif topic == topics.coverage_status(site):
+            kind = "coverage_status"
         elif topic.startswith(f"{topics.ROOT}/{site}/cameras/"):
             kind = "camera_health"
         elif topic.startswith(f"{topics.ROOT}/{site}/gateways/"):
@@ -147,6 +156,10 @@ class AlertService:
         try:
             if kind == "coverage":
                 self._on_coverage(payload)
+            elif kind == "coverage_status":
+                self.monitor_liveness.on_status(payload, retained, self.clock())
+                self._liveness_heard = self._liveness_heard or (not retained and bool(payload))
+                self.check_coverage_monitor()
             elif kind == "camera_health":
                 self.apply(self.perimeter.on_health(topic, payload))
                 self._blind_spots()  # camera states and snapshots in the blind-spot evidence
@@ -170,6 +183,25 @@ class AlertService:
         with self.lifecycle.locked():
             self.apply([self.perimeter.blind_spots(report, self.lifecycle.tracked_evidence("blind_spot"))])
 
+    def watch_coverage_monitor(self, now_ms: int | None = None) -> None:
+        """Start (again) the grace period of the monitor's status: done on every (re)subscription to it."""
+        self._liveness_since_ms = self.clock() if now_ms is None else now_ms
+        self._liveness_heard = False
+
+    def check_coverage_monitor(self, now_ms: int | None = None) -> Verdict:
+        """Judge whether the coverage report is current; apply the rule when that changes."""
+        now = self.clock() if now_ms is None else now_ms
+        verdict = self.monitor_liveness.verdict(now)
+        if self.mqtt_settings is not None and not self._connected.is_set():
+            return verdict  # cut off from the broker ourselves: the monitor's silence tells nothing
+        since = self._liveness_since_ms
+        settled = self._liveness_heard or (since is not None and now - since >= GRACE_S * 1000)
+        judged = (verdict.stale, verdict.reason, settled)
+        if judged != self._liveness_judged:
+            self._liveness_judged = judged
+            self.apply([coverage_monitor_rule(self.site, verdict, self._coverage, settled)])
+        return verdict
+
     def check_meters(self, now_ms: int | None = None) -> None:
         """Look at every meter's latest stored point: gateway silence, stale meters, status flags."""
         if self.source is None:
@@ -177,7 +209,7 @@ class AlertService:
         now = self.clock() if now_ms is None else now_ms
         since = now - (lookback_days(self.site.alerts) * DAY_MS)
         latest = self.source.latest(self.site_id, since)
-        self.gateways.on_latest(latest)
+        self.gateways.on_latest(latest, now)
         self.apply([*self.gateways.evaluate(now), meter_status_rule(self.site, latest)])
 
     def evaluate_energy(self, now_ms: int | None = None) -> list[RuleOutput]:
@@ -227,12 +259,14 @@ class AlertService:
     def _work(self) -> None:
         while not self._stop.is_set():
             try:
-                topic, payload = self._queue.get(timeout=self.tick_s)
+                topic, payload, retained = self._queue.get(timeout=self.tick_s)
             except queue.Empty:
-                topic, payload = "", b""
+                topic, payload, retained = "", b"", False
             try:
                 if topic:
-                    self.handle(topic, payload)
+                    self.handle(topic, payload, retained)
+                if self._liveness_since_ms is not None:
+                    self.check_coverage_monitor()  # a silent monitor sends nothing: judge it on the clock
                 self.lifecycle.tick()
             except Exception:
                 logger.exception("alerts %s: handling %s failed", self.site_id, topic or "tick")
@@ -279,7 +313,7 @@ class AlertService:
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
-        client.on_message = lambda _c, _u, msg: self._queue.put((msg.topic, bytes(msg.payload)))
+        client.on_message = lambda _c, _u, msg: self._queue.put((msg.topic, bytes(msg.payload), bool(msg.retain)))
         return client
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _flags: Any, reason: Any, _p: Any) -> None:
@@ -290,8 +324,12 @@ class AlertService:
             return
         site = self.site_id
         filters = [topics.coverage(site), topics.all_camera_health(site), topics.all_gateway_status(site)]
+        if coverage_expected(self.site):
+            filters.append(topics.coverage_status(site))
         logger.info("alert service %s connected; subscribing %s", s.client_id, filters)
         client.subscribe([(f, 1) for f in filters])
+        if coverage_expected(self.site):
+            self.watch_coverage_monitor()
         self.publisher.resend_all()
         self._connected.set()
 

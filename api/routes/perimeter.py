@@ -19,11 +19,16 @@ Alerting = Annotated[AlertServices, Depends(alerting)]
 
 @router.get("/coverage")
 def coverage(_: Reader, svc: Alerting) -> dict[str, Any]:
-    """The latest coverage report (blind and single-covered stretches); 404 before the first."""
+    """The latest coverage report (blind and single-covered stretches); 404 before the first.
+
+    `stale` is true when the coverage monitor is offline, silent or unheard of (`monitor` says which): the
+    report is then its last word, and blind spots opened since are not in it.
+    """
     report = svc.live.coverage
     if report is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no coverage report received yet")
-    return report_to_dict(report)
+    monitor = svc.live.coverage_monitor()
+    return {**report_to_dict(report), "stale": monitor.stale, "monitor": monitor.to_dict()}
 
 
 @router.get("/plan")

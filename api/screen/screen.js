@@ -14,6 +14,8 @@
     site: null,
     cameras: {},
     coverage: null,
+    coverageMonitor: null, // the monitor's liveness verdict (server side); null: not heard of
+    serverOffsetMs: 0, // server clock - this browser's clock
     alerts: {},
     gateways: {},
     mqtt: true,
@@ -123,6 +125,8 @@
     state.site = s.site_info || state.site;
     state.cameras = s.cameras;
     state.coverage = s.coverage;
+    state.coverageMonitor = s.coverage_monitor || null;
+    if (s.server_ms) state.serverOffsetMs = s.server_ms - Date.now();
     state.alerts = s.alerts;
     state.gateways = s.gateways;
     state.mqtt = s.mqtt;
@@ -145,12 +149,16 @@
       state.coverage = c.value;
       renderCoverage();
       refreshMap();
+    } else if (c.kind === "coverage_monitor") {
+      state.coverageMonitor = c.value;
+      renderCoverage();
     } else if (c.kind === "gateway") {
       state.gateways[c.key] = c.value;
       renderGateways();
     } else if (c.kind === "reset") { // the API's broker session restarted: retained state follows
       state.cameras = {};
       state.coverage = null;
+      state.coverageMonitor = null;
       state.alerts = {};
       state.gateways = {};
       renderAll();
@@ -202,11 +210,34 @@
     if (mapAgain) { mapAgain = false; refreshMap(); }
   }
 
+  // Why the coverage report cannot be trusted now ("offline", "silent", "none"), or null when it is current.
+  // The server says so when the monitor's status changes; a monitor that falls silent sends nothing, so the
+  // age of its last heartbeat is also checked here against the server's clock.
+  function coverageStale() {
+    if (state.site && !(state.site.cameras || []).length) return null; // no perimeter cameras, no monitor
+    const m = state.coverageMonitor;
+    if (!m || m.reason === "no status") return "none";
+    if (m.stale) return m.reason === "offline" ? "offline" : "silent";
+    const age = Date.now() + state.serverOffsetMs - m.last_beat_ms;
+    return m.last_beat_ms && age > m.stale_after_s * 1000 ? "silent" : null;
+  }
+
   function renderCoverage() {
     const c = state.coverage;
-    if (!c) { $("#coverage-summary").textContent = t("no_coverage"); return; }
+    const summary = $("#coverage-summary");
+    const stale = coverageStale();
+    document.body.dataset.coverage = stale ? "stale" : "current";
+    const warning = $("#coverage-stale");
+    warning.hidden = !stale;
+    if (stale) {
+      const m = state.coverageMonitor || {};
+      const since = stale === "offline" ? m.offline_since_ms : m.last_beat_ms;
+      warning.textContent = t(`coverage_stale_${stale}`, { since: since ? ago(since - state.serverOffsetMs) : "?" });
+      warning.dataset.reason = stale;
+    }
+    if (!c) { summary.textContent = t("no_coverage"); return; }
     const sum = (xs) => xs.reduce((a, s) => a + s.length_m, 0);
-    $("#coverage-summary").textContent = t("coverage_summary", {
+    summary.textContent = t("coverage_summary", {
       len: c.perimeter_length_m.toFixed(0),
       blind: sum(c.blind).toFixed(1),
       n: c.blind.length,
@@ -404,6 +435,7 @@
     const now = new Date();
     $("#clock").textContent = now.toLocaleTimeString(state.lang === "zh" ? "zh-CN" : "en-GB", { hour12: false });
     updateConn();
+    renderCoverage(); // a monitor falling silent sends nothing: its heartbeat ages here
   }
 
   applyLang();

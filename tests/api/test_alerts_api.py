@@ -29,7 +29,7 @@ from core.config import SiteConfig
 from ingest.influx import InfluxClient, InfluxSettings
 from tests.alerts.engine.helpers import perimeter_site
 from tests.api.conftest import KEYS
-from tests.conftest import InfluxTarget
+from tests.conftest import Broker, InfluxTarget
 
 with warnings.catch_warnings():  # as in conftest: starlette would rather have httpx2
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
@@ -236,3 +236,48 @@ def test_first_face_aligns_tables() -> None:
     assert out[44:] == b"xyz\0uv\0\0"
     with pytest.raises(ValueError):
         first_face(b"nope" + b"\0" * 20)
+
+
+def test_coverage_is_stale_while_its_monitor_is_offline(aenv: AlertEnv) -> None:
+    from alerts.coverage.liveness import MonitorStatus, status_to_json
+
+    site = aenv.site.site.id
+    report = Coverage(aenv.site).report({"c1", "c2", "c3"}, int(time.time() * 1000))
+    aenv.live.handle(topics.coverage(site), coverage_to_json(report))
+    cov = aenv.get("perimeter/coverage").json()
+    assert cov["stale"] is True and cov["monitor"]["reason"] == "no status"  # never heard of the monitor
+    now = int(time.time() * 1000)
+    aenv.live.handle(topics.coverage_status(site), status_to_json(MonitorStatus("online", now, 10.0)))
+    cov = aenv.get("perimeter/coverage").json()
+    assert cov["stale"] is False and cov["blind"] == [] and cov["monitor"]["stale_after_s"] == 30.0
+    will = status_to_json(MonitorStatus("offline", None, 10.0, "connection lost"))
+    aenv.live.handle(topics.coverage_status(site), will)
+    cov = aenv.get("perimeter/coverage").json()
+    assert cov["stale"] is True and cov["monitor"]["reason"] == "offline"
+    state = aenv.get("screen/state").json()
+    assert state["coverage_monitor"]["status"] == "offline" and state["coverage"]["blind"] == []
+
+
+@pytest.mark.integration
+def test_live_state_hears_the_monitor_die(test_site: SiteConfig, broker: Broker, tmp_path: Path) -> None:
+    """A real monitor process on a real broker, killed with SIGKILL: its will makes the live report stale."""
+    from tests.alerts.coverage.helpers import monitor_process
+    from tests.collectors.helpers import wait_for
+    from tests.e2e.harness import write_site_file
+
+    site_file = write_site_file(test_site, tmp_path / "site.yaml")
+    proc = monitor_process(site_file, broker, tmp_path / "coverage.log", heartbeat_s=0.5)
+    live = LiveState(test_site, LiveSettings(port=broker.port, password=broker.passwords["vigil-service"]))
+    live.start()
+    try:
+        assert live.wait_connected(10)
+        assert wait_for(lambda: live.coverage is not None and not live.coverage_monitor().stale, 15), proc.log_tail()
+        proc.kill()
+        t0 = time.monotonic()
+        assert wait_for(lambda: live.coverage_monitor().reason == "offline", 5, every=0.02)
+        assert time.monotonic() - t0 < 2.0
+        snap = live.snapshot()
+        assert snap["coverage_monitor"]["stale"] is True and snap["coverage"] is not None
+    finally:
+        live.stop()
+        proc.kill()

@@ -92,6 +92,7 @@ class Stack:
     site: SiteConfig
     store: AlertStore
     server: Server
+    monitor: CoverageMonitor
     base: str
 
 
@@ -140,7 +141,7 @@ def stack(
     try:
         assert service.wait_connected(10) and live.wait_connected(10)
         assert wait_for(lambda: (r := live.coverage) is not None and len(r.healthy) == 3, 10)
-        yield Stack(test_site, store, server, f"http://127.0.0.1:{server.port}")
+        yield Stack(test_site, store, server, monitor, f"http://127.0.0.1:{server.port}")
     finally:
         server.stop()
         service.stop()
@@ -239,3 +240,43 @@ def test_blind_spot_on_the_wall_screen(stack: Stack, broker: Broker) -> None:
             browser.close()
             pub.disconnect()
             pub.loop_stop()
+
+
+def test_a_dead_coverage_monitor_shows_the_map_stale(stack: Stack, broker: Broker) -> None:
+    """The monitor stops: the map is marked stale, a critical alert rings; a new monitor: current again."""
+    password = broker.passwords["vigil-service"]
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        again: CoverageMonitor | None = None
+        try:
+            page = browser.new_page(viewport={"width": 1920, "height": 1080})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{stack.base}/screen/login?key={KEYS[Role.OPERATOR]}")
+            page.wait_for_selector('#conn[data-state="live"]', timeout=10_000)
+            page.wait_for_selector('body[data-coverage="current"]', timeout=5_000)
+            assert not page.is_visible("#coverage-stale")
+
+            t0 = time.monotonic()
+            stack.monitor.stop()  # says offline on its way out (a kill -9 makes the broker say it: its will)
+            page.wait_for_selector('body[data-coverage="stale"]', timeout=2_000)
+            assert time.monotonic() - t0 < 2.0
+            assert page.is_visible("#coverage-stale")
+            assert page.get_attribute("#coverage-stale", "data-reason") == "offline"
+            assert "覆盖监测程序离线" in (page.text_content("#coverage-stale") or "")
+            page.wait_for_selector('li.alert[data-kind="coverage_monitor_down"][data-state="open"]', timeout=3_000)
+            assert page.get_attribute("body", "data-alarm") == "on"  # critical: a blind spot nobody can see
+            assert "覆盖监测程序停止" in (page.text_content('li.alert[data-kind="coverage_monitor_down"]') or "")
+            shot(page, "8-coverage-monitor-down-zh")
+
+            again = CoverageMonitor(
+                Coverage(stack.site), MonitorSettings(port=broker.port, password=password, client_id="cov2")
+            )
+            again.start()
+            page.wait_for_selector('body[data-coverage="current"]', timeout=10_000)
+            page.wait_for_selector('li.alert[data-kind="coverage_monitor_down"]', state="detached", timeout=5_000)
+            assert errors == []
+        finally:
+            if again is not None:
+                again.stop()
+            browser.close()

@@ -1,8 +1,14 @@
 """Gateway offline (its retained status, or silence) and meter stale (no data for N intervals).
 
-Silence is judged from the data actually stored (InfluxDB, each meter's latest point), not from MQTT
-traffic seen by this process: that survives a restart of the alert service and counts only readings that
-made it into storage. Until the first look at the data, silence is unknown; a gateway or meter with no
+Silence means nothing *arrived* for a while, judged from the data actually stored (InfluxDB, each meter's
+latest point), not from MQTT traffic seen by this process: only readings that made it into storage count.
+A reading arrives no earlier than its timestamp, and the service sees every arrival that moves a meter's
+latest timestamp forward at its next look. So a meter's last arrival is its latest timestamp, or the look
+at which that timestamp was first seen to advance, whichever is later: a gateway back-filling a gap or
+replaying history (old timestamps, delivered now) is not silent, nor is one whose clock lags.
+
+Until the service has watched the data for the threshold, old data that has not moved is *unknown*, not
+silent: it may be a back-fill in progress (an alert already open stays open). A gateway or meter with no
 data at all is silent once the service has been running longer than the threshold.
 """
 
@@ -49,6 +55,17 @@ class _Status:
     received_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Arrival:
+    ts_ms: int  # the meter's latest stored timestamp
+    seen_ms: int | None  # the look at which it was first seen to have advanced; None: at the first look
+
+    @property
+    def last_ms(self) -> int:
+        """When its latest data arrived, at the latest we know of."""
+        return self.ts_ms if self.seen_ms is None else max(self.ts_ms, self.seen_ms)
+
+
 class GatewayRules:
     """Keep each gateway's status and the meters' latest data; judge offline gateways and stale meters."""
 
@@ -59,6 +76,8 @@ class GatewayRules:
         self._lock = threading.Lock()
         self._status: dict[str, _Status] = {}
         self._latest: dict[str, LatestPoint] | None = None
+        self._arrivals: dict[str, _Arrival] = {}
+        self._first_look_ms: int | None = None
 
     def on_status(self, topic: str, payload: bytes, now_ms: int) -> str:
         """Record a status message; return the gateway; raise ValueError for a bad or foreign one."""
@@ -71,9 +90,18 @@ class GatewayRules:
                 self._status[gateway] = _Status(state, now_ms)
         return gateway
 
-    def on_latest(self, latest: Mapping[str, LatestPoint]) -> None:
-        """Record every meter's latest stored point."""
+    def on_latest(self, latest: Mapping[str, LatestPoint], now_ms: int) -> None:
+        """Record every meter's latest stored point, looked at `now_ms`."""
         with self._lock:
+            first = self._first_look_ms is None
+            if first:
+                self._first_look_ms = now_ms
+            for meter, point in latest.items():
+                old = self._arrivals.get(meter)
+                if old is None:  # at the first look, when it arrived is not known: no later than now
+                    self._arrivals[meter] = _Arrival(point.ts_ms, None if first else now_ms)
+                elif point.ts_ms > old.ts_ms:
+                    self._arrivals[meter] = _Arrival(point.ts_ms, now_ms)
             self._latest = dict(latest)
 
     @property
@@ -87,6 +115,8 @@ class GatewayRules:
         with self._lock:
             status = dict(self._status)
             latest = None if self._latest is None else dict(self._latest)
+            arrivals = dict(self._arrivals)
+            watched_ms = 0 if self._first_look_ms is None else now_ms - self._first_look_ms
         rules = self.site.alerts
         offline: list[Condition] = []
         unknown_gw: list[str] = []
@@ -105,13 +135,19 @@ class GatewayRules:
             if self.silence and latest is None and not reasons:
                 unknown_gw.append(key)  # not looked at the data yet, and the status does not say offline
                 continue
+            arrived: int | None = None
             if self.silence and latest is not None:
                 seen = [latest[m].ts_ms for m in gw.meters if m in latest]
                 last = max(seen) if seen else None
-                if last is not None and now_ms - last > silence_ms:
+                came = [arrivals[m].last_ms for m in gw.meters if m in arrivals and m in latest]
+                arrived = max(came) if came else None
+                if arrived is not None and now_ms - arrived > silence_ms:
+                    if watched_ms < silence_ms and not reasons:
+                        unknown_gw.append(key)  # old data, not watched long enough to tell it is not arriving
+                        continue
                     reasons.append(f"no data for more than {rules.gateway_silence_s:g} s")
-                    since = last + silence_ms if since is None else min(since, last + silence_ms)
-                elif last is None and uptime_ms >= silence_ms:
+                    since = arrived + silence_ms if since is None else min(since, arrived + silence_ms)
+                elif arrived is None and uptime_ms >= silence_ms:
                     reasons.append("no data stored")
             if not reasons:
                 continue
@@ -126,6 +162,7 @@ class GatewayRules:
                         "gateway": gw.id,
                         "status": None if st is None else st.state,
                         "last_data_ms": last,
+                        "last_arrival_ms": arrived,
                         "silence_threshold_s": rules.gateway_silence_s,
                         "reasons": reasons,
                         "meters": list(gw.meters),
@@ -133,9 +170,17 @@ class GatewayRules:
                     since_ms=since,
                 )
             )
-        return [RuleOutput("gateway_offline", tuple(offline), tuple(unknown_gw)), self._stale(now_ms, latest, down)]
+        stale = self._stale(now_ms, latest, arrivals, watched_ms, down)
+        return [RuleOutput("gateway_offline", tuple(offline), tuple(unknown_gw)), stale]
 
-    def _stale(self, now_ms: int, latest: Mapping[str, LatestPoint] | None, down: set[str]) -> RuleOutput:
+    def _stale(
+        self,
+        now_ms: int,
+        latest: Mapping[str, LatestPoint] | None,
+        arrivals: Mapping[str, _Arrival],
+        watched_ms: int,
+        down: set[str],
+    ) -> RuleOutput:
         rules = self.site.alerts
         conditions: list[Condition] = []
         unknown: list[str] = []
@@ -149,10 +194,15 @@ class GatewayRules:
                 continue
             point = latest.get(meter.id)
             last = None if point is None else point.ts_ms
+            arrival = arrivals.get(meter.id) if point is not None else None
+            arrived = None if arrival is None else arrival.last_ms
             if last is None and now_ms - self.started_ms < limit_ms:
                 unknown.append(key)
                 continue
-            if last is not None and now_ms - last <= limit_ms:
+            if arrived is not None and now_ms - arrived <= limit_ms:
+                continue
+            if arrived is not None and watched_ms < limit_ms:
+                unknown.append(key)  # old data, not watched long enough to tell it is not arriving
                 continue
             conditions.append(
                 Condition(
@@ -165,10 +215,11 @@ class GatewayRules:
                         "building": meter.building,
                         "gateway": self.site.gateway_of_meter.get(meter.id),
                         "last_data_ms": last,
+                        "last_arrival_ms": arrived,
                         "interval_s": meter.interval_s,
                         "stale_after_s": limit_ms // 1000,
                     },
-                    since_ms=None if last is None else last + limit_ms,
+                    since_ms=None if arrived is None else arrived + limit_ms,
                 )
             )
         return RuleOutput("meter_stale", tuple(conditions), tuple(unknown))

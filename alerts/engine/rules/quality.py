@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from alerts.engine.model import Condition, Severity, most_severe
 from alerts.engine.rules import RuleOutput
-from alerts.engine.rules.energy import MeterData
+from alerts.engine.rules.windows import MeterData
 from alerts.engine.sources import LatestPoint
 from core.config import SiteConfig
 from core.consumption import Anomaly

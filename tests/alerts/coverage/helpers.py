@@ -1,10 +1,14 @@
-"""Small sites for coverage tests."""
+"""Small sites for coverage tests, and the coverage monitor as a process."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from core.config import SiteConfig, parse_site
+from ops.broker import SERVICE
+from ops.stack import PythonService
+from tests.conftest import Broker
 
 
 def make_site(cameras: list[dict[str, Any]], perimeter: dict[str, Any], site_id: str = "cov") -> SiteConfig:
@@ -29,3 +33,28 @@ def disc(cam_id: str, x: float, y: float, r: float) -> dict[str, Any]:
         "hfov_deg": 360,
         "range_m": r,
     }
+
+
+def monitor_process(site_file: Path, broker: Broker, log: Path, heartbeat_s: float = 0.5) -> PythonService:
+    """`python -m alerts.coverage run` as a child process (kill() is a SIGKILL), started and connected."""
+    service = PythonService(
+        "coverage",
+        [
+            "alerts.coverage",
+            "run",
+            "--site",
+            str(site_file),
+            "--mqtt-port",
+            str(broker.port),
+            "--client-id",
+            f"coverage-{log.stem}",
+            "--settle",
+            "0.2",
+            "--heartbeat",
+            str(heartbeat_s),
+        ],
+        log,
+        env={"VIGIL_MQTT_PASSWORD": broker.passwords[SERVICE]},
+    )
+    service.start()
+    return service

@@ -12,14 +12,16 @@ import pytest
 import yaml
 
 from alerts.coverage.codec import coverage_from_json
+from alerts.coverage.liveness import MonitorStatus, status_from_json
 from alerts.coverage.model import Coverage
 from alerts.coverage.monitor import CoverageMonitor, MonitorSettings
 from core import topics
 from core.config import SiteConfig, parse_site
 from core.types import CoverageReport
 from ops.broker import SERVICE
-from tests.alerts.coverage.helpers import disc, make_site
+from tests.alerts.coverage.helpers import disc, make_site, monitor_process
 from tests.conftest import Broker
+from tests.e2e.harness import write_site_file
 from tests.ops.mqtt_probe import Probe
 
 DEMO = Path(__file__).resolve().parents[3] / "sites" / "demo.yaml"
@@ -225,3 +227,64 @@ def test_demo_site_camera_failure_opens_the_hand_computed_gaps(broker: Broker, p
         assert took < 2
     finally:
         monitor.stop()
+
+
+# --- liveness: status heartbeats, Last Will on kill -9, offline on a clean stop -----------------------------
+
+
+def wait_status(probe: Probe, want: Callable[[MonitorStatus], bool], timeout: float) -> tuple[MonitorStatus, bool]:
+    """The first status message on the probe that satisfies `want`, and whether it was a retained one."""
+    deadline = time.monotonic() + timeout
+    seen = []
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            msg = probe.receive(timeout=left)
+        except queue.Empty:
+            break
+        status = status_from_json(bytes(msg.payload))
+        seen.append(status.state)
+        if want(status):
+            return status, bool(msg.retain)
+    raise AssertionError(f"no matching monitor status within {timeout} s; saw {seen}")
+
+
+@pytest.mark.integration
+def test_the_broker_says_offline_when_the_monitor_is_killed(broker: Broker, probe: Probe, tmp_path: Path) -> None:
+    site_id = broker.site.site.id
+    site_file = write_site_file(pair_site(site_id), tmp_path / "site.yaml")
+    probe.subscribe(topics.coverage_status(site_id))
+    proc = monitor_process(site_file, broker, tmp_path / "coverage.log", heartbeat_s=0.5)
+    try:
+        first, _ = wait_status(probe, lambda s: s.state == "online", 15)
+        assert first.heartbeat_s == 0.5 and first.report_ms is not None  # after its first report
+        beats = [wait_status(probe, lambda s: s.state == "online", 2)[0].beat_ms or 0 for _ in range(3)]
+        assert all(beats) and beats == sorted(beats)
+
+        proc.kill()  # SIGKILL: no clean DISCONNECT, so the broker publishes the Last Will
+        t0 = time.monotonic()
+        will, _ = wait_status(probe, lambda s: s.state == "offline", 5)
+        assert will.reason == "connection lost" and time.monotonic() - t0 < 2
+    finally:
+        proc.kill()
+
+    # Retained: whoever looks later learns the monitor is gone, not just the last report.
+    late = connect(broker)
+    try:
+        late.subscribe(topics.coverage_status(site_id))
+        status, retained = wait_status(late, lambda s: True, 5)
+        assert retained and status.state == "offline" and status.reason == "connection lost"
+    finally:
+        late.disconnect()
+
+
+@pytest.mark.integration
+def test_a_clean_stop_says_offline(broker: Broker, probe: Probe) -> None:
+    site_id = broker.site.site.id
+    probe.subscribe(topics.coverage_status(site_id))
+    monitor = start_monitor(broker, pair_site(site_id), lambda _r: None)
+    try:
+        wait_status(probe, lambda s: s.state == "online", 5)
+    finally:
+        monitor.stop()
+    status, _ = wait_status(probe, lambda s: s.state == "offline", 5)
+    assert status.reason == "stopped" and status.beat_ms is not None

@@ -1,19 +1,26 @@
-"""Helpers for alert-engine tests: a fake clock, simulator data into InfluxDB, a perimeter test site."""
+"""Helpers for alert-engine tests: a fake clock, simulator data into InfluxDB or in memory, test sites."""
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from alerts.engine.rules.windows import MeterData
 from core.config import SiteConfig, parse_site
+from core.consumption import Consumption
 from core.types import Reading
 from ingest.influx import InfluxClient
 from ingest.lineprotocol import to_line_protocol
 from ingest.payload import parse_payload
+from simulators.meters.clock import MS_PER_DAY, to_ms
 from simulators.meters.faults import FaultPlan
 from simulators.meters.generator import generate_site
+from simulators.meters.model import LoadModel
+from simulators.meters.registers import choose_units, register_format
+from simulators.meters.series import MeterSeries
 from tests.conftest import build_test_site
 
 
@@ -40,6 +47,38 @@ def simulated_readings(
             continue
         readings.extend(parse_payload(pub.topic, pub.payload, site, pub.due_ms).readings)
     return readings
+
+
+def register_series(
+    site: SiteConfig, seed: int, start: datetime, end: datetime, faults: FaultPlan | None = None
+) -> dict[str, list[tuple[int, float]]]:
+    """Every meter's simulated register series (ts_ms, value), straight from the simulator's registers.
+
+    The same values the gateways publish, without encoding and parsing them: fast enough for a year.
+    """
+    faults = faults or FaultPlan()
+    units = choose_units(site.meters, {}, mixed=False)
+    formats = {m.id: register_format(m, units[m.id]) for m in site.meters}
+    model = LoadModel(site, seed, faults.leaks)
+    lo, hi = to_ms(start, site.tz), to_ms(end, site.tz)
+    series: dict[str, list[tuple[int, float]]] = {m.id: [] for m in site.meters}
+    for chunk in MeterSeries(model, list(site.meters), formats, faults, lo, hi, 30 * MS_PER_DAY).chunks():
+        for r in chunk:
+            series[r.meter].append((r.true_ts_ms, r.value))
+    return series
+
+
+def as_of(data: Mapping[str, MeterData], start_ms: int, now_ms: int) -> dict[str, MeterData]:
+    """What the rules would see of long-computed consumption if they ran at `now_ms` with data since `start_ms`."""
+    out = {}
+    for meter, d in data.items():
+        deltas = d.consumption.deltas
+        first = bisect.bisect_left(deltas, start_ms, key=lambda x: x.start_ms)
+        last = bisect.bisect_right(deltas, now_ms, key=lambda x: x.end_ms)
+        anomalies = tuple(a for a in d.consumption.anomalies if start_ms <= a.ts_ms <= now_ms)
+        consumption = Consumption(deltas[first:last], anomalies, d.consumption.max_rate_per_h)
+        out[meter] = MeterData(d.meter, consumption, deltas[last - 1].end_ms if last > first else None)
+    return out
 
 
 def write_readings(client: InfluxClient, readings: Iterable[Reading], batch: int = 5000) -> int:
@@ -105,3 +144,52 @@ def perimeter_site(site_id: str, alerts: dict[str, Any] | None = None) -> SiteCo
     if alerts is not None:
         data["alerts"] = alerts
     return parse_site(data, source="tests/alerts/engine/helpers.py")
+
+
+def campus_site(site_id: str) -> SiteConfig:
+    """A campus of four offices and two canteens, 13 meters, where every HVAC meter has a peer of its own use.
+
+    Offices O1 and O2 have only a main incomer (the simulator gives it lighting, HVAC, power and special
+    loads), O3 and O4 HVAC sub-meters, O3 a lighting one; C1 an HVAC and a kitchen sub-meter, C2 an HVAC one.
+    The meters are read hourly, which keeps a year of rule evaluations quick.
+    """
+    elec = {"kind": "electricity", "resolution": 0.01, "rollover": 999999.99, "interval_s": 3600}
+    water = {"kind": "water", "item": "02", "resolution": 0.001, "rollover": 99999.999, "interval_s": 3600}
+    buildings = [
+        ("O1", "office", 9000, 360),
+        ("O2", "office", 6000, 240),
+        ("O3", "office", 5000, 200),
+        ("O4", "office", 4000, 150),
+        ("C1", "canteen", 1500, 30),
+        ("C2", "canteen", 900, 20),
+    ]
+    meters = [
+        {"id": "O1-E-MAIN", "building": "O1", "item": "01E", **elec},
+        {"id": "O2-E-MAIN", "building": "O2", "item": "01E", **elec},
+        {"id": "O3-E-LGT", "building": "O3", "item": "01A", **elec},
+        {"id": "O3-E-HVAC", "building": "O3", "item": "01B", **elec},
+        {"id": "O4-E-HVAC", "building": "O4", "item": "01B", **elec},
+        {"id": "C1-E-KIT", "building": "C1", "item": "01D", **elec},
+        {"id": "C1-E-HVAC", "building": "C1", "item": "01B", **elec},
+        {"id": "C2-E-HVAC", "building": "C2", "item": "01B", **elec},
+        {"id": "O1-W-MAIN", "building": "O1", **water},
+        {"id": "O2-W-MAIN", "building": "O2", **water},
+        {"id": "O3-W-MAIN", "building": "O3", **water},
+        {"id": "C1-W-MAIN", "building": "C1", **water},
+        {"id": "C2-W-MAIN", "building": "C2", **water},
+    ]
+    return parse_site(
+        {
+            "site": {"id": site_id, "name": f"Campus {site_id}", "timezone": "Asia/Shanghai"},
+            "buildings": [
+                {"id": b, "name": f"{use.title()} {b}", "use": use, "floor_area_m2": area, "occupants": people}
+                for b, use, area, people in buildings
+            ],
+            "meters": meters,
+            "gateways": [
+                {"id": "gw-o", "meters": [m["id"] for m in meters if str(m["id"]).startswith("O")]},
+                {"id": "gw-c", "meters": [m["id"] for m in meters if str(m["id"]).startswith("C")]},
+            ],
+        },
+        source="tests/alerts/engine/helpers.py",
+    )

@@ -141,10 +141,17 @@ def test_gateway_offline_by_status_and_by_silence() -> None:
     assert offline.conditions[0].evidence["reasons"] == ["status offline"]
     g.on_status(topics.gateway_status(S, "gw-a"), b"online", now)
     gw_b_meters = [m for g_ in SITE.gateways if g_.id == "gw-b" for m in g_.meters]
-    g.on_latest(latest(now - 60_000) | latest(now - 3_600_000, gw_b_meters))  # gw-b silent for an hour
+    # gw-b's data is an hour old at the first look: it may be arriving late (a back-fill): not judged yet
+    g.on_latest(latest(now - 60_000) | latest(now - 3_600_000, gw_b_meters), now)
+    offline, stale = g.evaluate(now)
+    assert offline.conditions == () and offline.unknown == ("gateway_offline:gw-b",)
+    # half an hour later nothing more has arrived from gw-b: silent
+    now += 1_800_000
+    g.on_latest(latest(now - 60_000) | latest(now - 5_400_000, gw_b_meters), now)
     offline, stale = g.evaluate(now)
     assert [c.key for c in offline.conditions] == ["gateway_offline:gw-b"]
-    assert offline.conditions[0].evidence["last_data_ms"] == now - 3_600_000
+    assert offline.conditions[0].evidence["last_data_ms"] == now - 5_400_000
+    assert offline.conditions[0].evidence["last_arrival_ms"] == now - 5_400_000
     assert offline.unknown == ()
     # gw-b's meters are left to the gateway alert; gw-a's are fresh
     assert stale.conditions == () and set(stale.unknown) == {f"meter_stale:{m}" for m in gw_b_meters}
@@ -155,12 +162,33 @@ def test_meter_stale_after_n_intervals() -> None:
     g = GatewayRules(SITE, started_ms=now - 10_000_000)
     points = latest(now - 60_000)
     points["B1-W-MAIN"] = LatestPoint("B1-W-MAIN", now - 4 * 900_000 - 1, 1.0)  # 4 intervals and a bit
-    g.on_latest(points)
+    g.on_latest(points, now - 4 * 900_000)  # watched as long as the limit
+    g.on_latest(points, now)
     _, stale = g.evaluate(now)
     assert [c.key for c in stale.conditions] == ["meter_stale:B1-W-MAIN"]
     del points["B1-W-MAIN"]  # no data at all, service up long enough
-    g.on_latest(points)
+    g.on_latest(points, now)
     assert [c.key for c in g.evaluate(now)[1].conditions] == ["meter_stale:B1-W-MAIN"]
+
+
+def test_a_gateway_delivering_old_data_is_not_silent() -> None:
+    """A replay or back-fill: old timestamps that keep advancing arrive now; a lagging clock is no silence."""
+    now = 10_000_000_000
+    g = GatewayRules(SITE, started_ms=now)
+    behind = 6 * 3_600_000  # the data is six hours behind the wall clock all along
+    for step in range(40):  # 40 looks a minute apart; the data moves 5 simulated minutes each (300×)
+        t = now + step * 60_000
+        g.on_latest(latest(t - behind + step * 300_000), t)
+        offline, stale = g.evaluate(t)
+        assert offline.conditions == () and stale.conditions == ()
+    # then it stops: silent once nothing has arrived for gateway_silence_s
+    for step in range(40, 72):
+        t = now + step * 60_000
+        g.on_latest(latest(now - behind + 39 * 300_000), t)
+    offline, _ = g.evaluate(now + 71 * 60_000)
+    assert sorted(c.key for c in offline.conditions) == ["gateway_offline:gw-a", "gateway_offline:gw-b"]
+    assert offline.conditions[0].evidence["last_arrival_ms"] == now + 39 * 60_000
+    assert offline.conditions[0].since_ms == now + 39 * 60_000 + 1_800_000
 
 
 def test_unknown_gateway_status_is_refused() -> None:
@@ -258,3 +286,152 @@ def test_alert_rules_are_validated_with_their_path() -> None:
     assert ok.alerts.daily.mad_k == 5
     assert ok.alerts.data_quality.severity["gap"] == "off"
     assert ok.alerts.data_quality.severity["replacement"] == "minor"  # the kinds not named keep their default
+
+
+# -- common-mode (peer) correction ------------------------------------------------------------------------
+
+
+def test_peers_are_the_same_sub_item_in_the_same_use_first() -> None:
+    from alerts.engine.rules.peers import Change, peer_factor
+    from tests.alerts.engine.helpers import campus_site
+
+    site = campus_site("peer")
+    m = site.meter_by_id
+    changes = {
+        "O3-E-HVAC": Change(300.0, 100.0, 9.0),
+        "O4-E-HVAC": Change(250.0, 100.0, 8.0),  # office HVAC, moved up
+        "C1-E-HVAC": Change(110.0, 100.0, 1.0),  # canteen HVAC, did not move
+        "O3-E-LGT": Change(500.0, 100.0, 20.0),  # another sub-item: never a peer of HVAC
+    }
+    office = peer_factor(
+        site, m["O3-E-HVAC"], changes, direction=1.0, mad_k=3.5, min_relative=0.5, min_peers=1, min_usual=5.0
+    )
+    assert office.group == "electricity/01B/office" and office.peers == {"O4-E-HVAC": 2.5}
+    assert office.factor == 2.5 and office.moved == ("O4-E-HVAC",)
+    # no canteen peer with a usual day: the same sub-item in any use, where most did move
+    canteen = peer_factor(
+        site, m["C1-E-HVAC"], changes, direction=1.0, mad_k=3.5, min_relative=0.5, min_peers=1, min_usual=5.0
+    )
+    assert canteen.group == "electricity/01B" and canteen.factor == pytest.approx(2.75)
+    # peers that moved the other way, or not beyond mad_k, do not explain a deviation
+    assert (
+        peer_factor(
+            site, m["O3-E-HVAC"], changes, direction=-1.0, mad_k=3.5, min_relative=0.5, min_peers=1, min_usual=5.0
+        ).factor
+        is None
+    )
+    assert (
+        peer_factor(
+            site, m["O3-E-HVAC"], changes, direction=1.0, mad_k=10, min_relative=2.0, min_peers=1, min_usual=5.0
+        ).factor
+        is None
+    )
+    # too few peers, or peers too small to say anything
+    assert (
+        peer_factor(
+            site, m["O3-E-HVAC"], changes, direction=1.0, mad_k=3.5, min_relative=0.5, min_peers=3, min_usual=5.0
+        ).factor
+        is None
+    )
+    small = peer_factor(
+        site, m["O3-E-HVAC"], changes, direction=1.0, mad_k=3.5, min_relative=0.5, min_peers=1, min_usual=200.0
+    )
+    assert small.factor is None and small.peers == {}
+    assert office.evidence()["peers"] == {"O4-E-HVAC": 2.5}
+
+
+def test_a_peer_that_did_not_move_explains_nothing() -> None:
+    from alerts.engine.rules.peers import Change, peer_factor
+    from tests.alerts.engine.helpers import campus_site
+
+    site = campus_site("peer2")
+    changes = {
+        "O1-E-MAIN": Change(100.0, 100.0, 0.0),
+        "O2-E-MAIN": Change(200.0, 100.0, 12.0),
+        "C1-E-KIT": Change(100.0, 100.0, 0.0),
+    }
+    main = peer_factor(
+        site,
+        site.meter_by_id["O1-E-MAIN"],
+        changes,
+        direction=1.0,
+        mad_k=3.5,
+        min_relative=0.5,
+        min_peers=1,
+        min_usual=1,
+    )
+    assert main.factor == 2.0  # its one peer moved
+    both = {**changes, "O1-E-MAIN": Change(100.0, 100.0, 0.0)}
+    # O2's peers: O1 only (same use), which did not move
+    o2 = peer_factor(
+        site, site.meter_by_id["O2-E-MAIN"], both, direction=1.0, mad_k=3.5, min_relative=0.5, min_peers=1, min_usual=1
+    )
+    assert o2.factor is None and o2.moved == ()
+
+
+# -- coverage monitor liveness ----------------------------------------------------------------------------
+
+
+def test_coverage_monitor_down_is_raised_and_cleared(tmp_path: Path) -> None:
+    from alerts.coverage.liveness import MonitorStatus, status_to_json
+    from alerts.engine.service import AlertService
+
+    site = perimeter_site("live1", alerts={"flap": {"default": {"clear_hold_s": 0}}})
+    clock = FakeClock(1_700_000_000_000)
+    store = AlertStore(tmp_path / "a.db")
+    service = AlertService(site, store, clock=clock)
+    status = topics.coverage_status(site.site.id)
+
+    def beat() -> bytes:
+        return status_to_json(MonitorStatus("online", clock.ms, 2.0, None, None))
+
+    def down() -> list[tuple[str, str]]:
+        return [(a.key, a.severity.value) for a in store.active(site.site.id)]
+
+    service.watch_coverage_monitor()
+    service.check_coverage_monitor()
+    clock.advance(59)
+    service.check_coverage_monitor()
+    assert down() == []  # the retained status may still be on its way
+    clock.advance(2)
+    service.check_coverage_monitor()
+    assert down() == [("coverage_monitor_down:live1", "critical")]
+    assert "no status" in store.active("live1")[0].evidence["reason"]
+
+    service.handle(status, beat())
+    service.lifecycle.tick()
+    assert down() == []
+    clock.advance(5)
+    service.handle(status, beat())
+    clock.advance(6.001)  # three beats of 2 s missed: a hung monitor
+    service.check_coverage_monitor()
+    (alert,) = store.active("live1")
+    assert alert.evidence["reason"] == "silent" and alert.evidence["last_beat_ms"] == clock.ms - 6001
+    assert "no heartbeat since" in alert.title
+
+    service.handle(status, beat())
+    service.lifecycle.tick()
+    assert down() == []
+    service.handle(status, status_to_json(MonitorStatus("offline", None, 2.0, "connection lost")))
+    (alert,) = store.active("live1")
+    assert alert.evidence["reason"] == "offline" and alert.evidence["offline_since_ms"] == clock.ms
+    assert alert.title.startswith("Coverage monitor down (offline since")
+    service.handle(status, b"{nonsense")  # refused, counted: changes nothing
+    assert service.metrics.rejected.labels("coverage_status")._value.get() == 1
+    assert len(store.active("live1")) == 1
+    store.close()
+
+
+def test_no_monitor_is_expected_without_cameras(tmp_path: Path) -> None:
+    from alerts.engine.service import AlertService
+    from tests.conftest import build_test_site
+
+    site = build_test_site("live2")  # no perimeter, no cameras
+    clock = FakeClock()
+    store = AlertStore(tmp_path / "a.db")
+    service = AlertService(site, store, clock=clock)
+    service.watch_coverage_monitor()
+    clock.advance(3600)
+    service.check_coverage_monitor()
+    assert store.active("live2") == []
+    store.close()

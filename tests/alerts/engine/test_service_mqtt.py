@@ -314,3 +314,111 @@ def test_python_m_alerts_process(
         service.stop()
         pub.disconnect()
         pub.loop_stop()
+
+
+def test_coverage_monitor_down_when_hung_or_killed(
+    test_site: SiteConfig, broker: Broker, running: Running, watcher: Watcher, tmp_path: Path
+) -> None:
+    """The monitor as a process (heartbeat 0.5 s): SIGSTOP (connection up, no beats) and kill -9 (Last Will)."""
+    import os
+    import signal
+
+    from tests.alerts.coverage.helpers import monitor_process
+    from tests.e2e.harness import write_site_file
+
+    site = test_site.site.id
+    pub = client(broker, "analyzer-3")
+    for cam in ("c1", "c2", "c3"):
+        health(pub, site, cam, "ok")
+    site_file = write_site_file(test_site, tmp_path / "site.yaml")
+    proc = monitor_process(site_file, broker, tmp_path / "coverage.log", heartbeat_s=0.5)
+    service = running.start()
+    down = "coverage_monitor_down:" + site
+    try:
+        assert wait_for(lambda: not service.check_coverage_monitor().stale, 15), proc.log_tail()
+        assert service.active() == []
+
+        # Hung: the process is frozen, its connection stays open (no will for 1.5 × keepalive); no heartbeat.
+        t0 = time.monotonic()
+        assert proc.pid is not None
+        os.kill(proc.pid, signal.SIGSTOP)
+        hung = watcher.first(lambda a: a.key == down and a.state is AlertState.OPEN, t0, 5)
+        assert hung is not None and hung[0] - t0 < 3.0  # 3 missed beats of 0.5 s, then the next tick
+        assert hung[1].severity.value == "critical" and hung[1].evidence["reason"] == "silent"
+        t1 = time.monotonic()
+        os.kill(proc.pid, signal.SIGCONT)
+        back = watcher.first(lambda a: a.id == hung[1].id and a.state is AlertState.RESOLVED, t1, 5)
+        assert back is not None
+
+        # Killed: the broker publishes the monitor's Last Will at once.
+        t2 = time.monotonic()
+        proc.kill()
+        killed = watcher.first(lambda a: a.key == down and a.state is AlertState.OPEN, t2, 5)
+        assert killed is not None and killed[0] - t2 < 2.0
+        ev = killed[1].evidence
+        assert ev["reason"] == "offline" and ev["status"] == "offline" and ev["blind_at_last_report"] == 0
+        assert "offline since" in killed[1].title
+
+        # A new monitor comes up: the report is current again, the alert resolves.
+        t3 = time.monotonic()
+        proc = monitor_process(site_file, broker, tmp_path / "coverage-2.log", heartbeat_s=0.5)
+        again = watcher.first(lambda a: a.id == killed[1].id and a.state is AlertState.RESOLVED, t3, 15)
+        assert again is not None, proc.log_tail()
+    finally:
+        proc.kill()
+        pub.disconnect()
+        pub.loop_stop()
+
+
+def test_a_replay_at_300x_is_not_a_silent_gateway(
+    test_site: SiteConfig, broker: Broker, influx_db: InfluxTarget, tmp_path: Path
+) -> None:
+    """The main job's start: the simulator replays the last hour at 300× through the real collector.
+
+    The data is an hour old at first (twice the gateway silence threshold) and catches up with the wall clock
+    in 12 s; it keeps arriving all along, so no gateway is offline and no meter stale at any look.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from simulators.meters.runner import run_site
+    from tests.e2e.harness import collector_process, write_site_file
+
+    site_file = write_site_file(test_site, tmp_path / "site.yaml")
+    collector = collector_process(site_file, broker, influx_db.url, influx_db.database, tmp_path / "collector")
+    collector.start()
+    stop = threading.Event()
+    speed, span = 300.0, timedelta(hours=1)
+    now = datetime.fromtimestamp(int(time.time()) // 900 * 900, UTC)
+    start = now - span * (1 - 1 / speed)  # as the simulator's realtime mode: catch up just as the span ends
+    gateways = {g.id: broker.passwords[g.id] for g in test_site.gateways}
+    replay = threading.Thread(
+        target=run_site,
+        args=(test_site, broker.host, broker.port, gateways, 3, start, None, "realtime", speed),
+        kwargs={"stop": stop, "keep_readings": False},
+        daemon=True,
+    )
+    influx = InfluxClient(InfluxSettings(url=influx_db.url, database=influx_db.database))
+    store = AlertStore(tmp_path / "alerts.db")
+    service = AlertService(test_site, store, source=InfluxRegisterSource(influx), tick_s=0.05)
+    try:
+        collector.wait_ready()
+        replay.start()
+        service.start()  # meter checks every check_interval_s = 1 s
+        lags = []
+        deadline = time.monotonic() + span.total_seconds() / speed + 4
+        while time.monotonic() < deadline:
+            time.sleep(1.0)
+            latest = service.gateways.latest or {}
+            if latest:
+                lags.append(time.time() * 1000 - max(p.ts_ms for p in latest.values()))
+            silent = [a.key for a in store.query(test_site.site.id) if a.kind in ("gateway_offline", "meter_stale")]
+            assert silent == [], f"{silent} with the data {lags[-1] / 1000:.0f} s behind"
+        # It did replay: the data started well over the silence threshold behind, and caught up.
+        assert lags and max(lags) > test_site.alerts.gateway_silence_s * 1000 and min(lags) < 900_000, lags
+    finally:
+        stop.set()
+        service.stop()
+        replay.join(10)
+        collector.stop()
+        store.close()
+        influx.close()
