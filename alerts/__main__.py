@@ -17,6 +17,7 @@ from alerts.engine.sources import InfluxRegisterSource
 from alerts.engine.store import AlertStore
 from core.cli import add_influx_args, add_mqtt_args, mqtt_password
 from core.config import load_site
+from core.logs import add_log_args, setup_logging
 from ingest.influx import InfluxClient, settings_from_args
 
 logger = logging.getLogger("alerts")
@@ -33,13 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--with-coverage", action="store_true", help="also run the coverage monitor in this process")
     p.add_argument("--metrics-port", type=int, default=int(os.environ.get("VIGIL_ALERTS_METRICS_PORT", "0")))
     p.add_argument("--summary-every", type=float, default=60.0, help="seconds between summary lines")
+    p.add_argument("--metrics-host", default=os.environ.get("VIGIL_METRICS_HOST", "127.0.0.1"))
+    add_log_args(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> None:
     """Wire the alert service together and run until SIGINT/SIGTERM."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging("alerts", args.log_format)
     site = load_site(args.site)
     store = AlertStore(Path(args.state_dir) / f"alerts-{site.site.id}.db")
     source = None
@@ -68,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
             ),
         )
     if args.metrics_port:
-        start_http_server(args.metrics_port, addr="127.0.0.1", registry=metrics.registry)
+        start_http_server(args.metrics_port, addr=args.metrics_host, registry=metrics.registry)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

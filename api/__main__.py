@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from api.auth import Role, add_key, build_keystore, load_keys_file, remove_key
 from core.cli import add_influx_args, add_mqtt_args, mqtt_password
 from core.config import SiteConfig, load_site
+from core.logs import add_log_args, setup_logging
 from ingest.influx import InfluxSettings, settings_from_args
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ def _influx(args: argparse.Namespace) -> InfluxSettings:
 def build_parser() -> argparse.ArgumentParser:
     """Return the command-line parser."""
     p = argparse.ArgumentParser(prog="python -m api", description="Vigil HTTP API")
+    add_log_args(p)
     sub = p.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the HTTP API")
@@ -96,7 +98,7 @@ def _serve(args: argparse.Namespace) -> None:
             workers=[alerting.live],
         )
     logger.info("serving site %s on http://%s:%d/api/v1 (%d API keys)", site.site.id, args.host, args.port, len(keys))
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, log_config=None)
 
 
 def _alerting(args: argparse.Namespace, site: SiteConfig) -> AlertServices:
@@ -164,7 +166,7 @@ def _keys(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Dispatch the sub-command."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging("api", args.log_format)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per InfluxDB request otherwise
     try:
         {"serve": _serve, "keys": _keys, "rollup": _rollup}[args.command](args)

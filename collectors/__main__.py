@@ -14,6 +14,7 @@ from prometheus_client import start_http_server
 from collectors.meters import MeterCollector, MqttSettings
 from core.cli import add_influx_args, add_mqtt_args, mqtt_password
 from core.config import load_site
+from core.logs import add_log_args, setup_logging
 from ingest.deadletter import DeadLetterStore
 from ingest.influx import InfluxClient, settings_from_args
 from ingest.metrics import IngestMetrics
@@ -32,14 +33,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_influx_args(p)
     p.add_argument("--state-dir", default=os.environ.get("VIGIL_STATE_DIR", "var/collector"))
     p.add_argument("--metrics-port", type=int, default=int(os.environ.get("VIGIL_METRICS_PORT", "0")))
+    p.add_argument(
+        "--metrics-host",
+        default=os.environ.get("VIGIL_METRICS_HOST", "127.0.0.1"),
+        help="address the metrics server binds (0.0.0.0 for a Prometheus outside the container)",
+    )
     p.add_argument("--summary-every", type=float, default=10.0, help="seconds between summary lines")
+    add_log_args(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> None:
     """Wire the collector together and run until SIGINT/SIGTERM."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging("collector", args.log_format)
     site = load_site(args.site)
     state = Path(args.state_dir)
     metrics = IngestMetrics()
@@ -54,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
         shared_group=args.shared_group,
     )
     if args.metrics_port:
-        start_http_server(args.metrics_port, addr="127.0.0.1", registry=metrics.registry)
+        start_http_server(args.metrics_port, addr=args.metrics_host, registry=metrics.registry)
     collector = MeterCollector(settings, site.site.id, ingestor)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -9,6 +9,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import orjson
+
 from core.backoff import Backoff
 from core.config import SiteConfig
 from core.errors import SinkRejected, SinkUnavailable
@@ -91,6 +93,8 @@ class Ingestor:
         self.metrics.messages.inc(len(messages))
         for message in messages:
             result = parse_message(message.topic, message.payload, self.site, message.received_ms)
+            for rejection in result.rejections:
+                _log_rejection(rejection, _meter_of(rejection.payload))
             rejections.extend(result.rejections)
             points: tuple[Reading | InstantReading, ...] = (*result.readings, *result.instants)
             for point in points:
@@ -98,24 +102,12 @@ class Ingestor:
                     text = to_line_protocol(point) if isinstance(point, Reading) else instant_to_line_protocol(point)
                     lines.append(_Line(text, message.topic, point.gateway, message.received_ms))
                 except UnencodableValue as exc:
-                    rejections.append(
-                        Rejection(
-                            message.topic,
-                            point.gateway,
-                            str(exc),
-                            repr(point).encode(),
-                            message.received_ms,
-                        )
+                    rejection = Rejection(
+                        message.topic, point.gateway, str(exc), repr(point).encode(), message.received_ms
                     )
+                    _log_rejection(rejection, point.meter)
+                    rejections.append(rejection)
         self.metrics.readings.inc(len(lines))
-        for rejection in rejections:
-            logger.info(
-                "rejected from gateway %s on %s: %s (payload %r)",
-                rejection.gateway,
-                rejection.topic,
-                rejection.reason,
-                rejection.payload[:120],
-            )
         self._dead_letter(rejections, stage="parse")
         written, spooled, refused = self._write_or_spool(lines)
         return StoreOutcome(written=written, spooled=spooled, rejected=len(rejections) + refused)
@@ -206,6 +198,15 @@ class Ingestor:
         self.metrics.sink_up.set(1 if up else 0)
 
     def _dead_letter_lines(self, refused: list[tuple[_Line, str]]) -> None:
+        for line, reason in refused:
+            logger.warning(
+                "InfluxDB refused a line from gateway %s on %s: %s (line %r)",
+                line.gateway or "-",
+                line.topic,
+                reason,
+                line.text[:120],
+                extra={"gateway": line.gateway or None, "topic": line.topic},
+            )
         self._dead_letter(
             [
                 Rejection(
@@ -224,3 +225,27 @@ class Ingestor:
         if rejections:
             self.deadletters.add(rejections)
             self.metrics.rejected.labels(stage=stage).inc(len(rejections))
+
+
+def _log_rejection(rejection: Rejection, meter: str | None) -> None:
+    logger.info(
+        "rejected from gateway %s on %s%s: %s (payload %r)",
+        rejection.gateway,
+        rejection.topic,
+        f" (meter {meter})" if meter else "",
+        rejection.reason,
+        rejection.payload[:120],
+        extra={"gateway": rejection.gateway, "meter": meter, "topic": rejection.topic},
+    )
+
+
+def _meter_of(payload: bytes) -> str | None:
+    """The meter a refused JSON reading names, if it names one (for the log's `meter` field)."""
+    if len(payload) > 4096 or not payload.startswith(b"{"):
+        return None
+    try:
+        doc = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    meter = doc.get("meter") if isinstance(doc, dict) else None
+    return meter[:64] if isinstance(meter, str) else None

@@ -8,12 +8,14 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from core.config import load_site
+from core.logs import setup_logging
 from ops.stack import Stack, StackSettings
 
 
@@ -94,7 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Tell which parts of a running local platform answer."""
-    checks = {
+    checks: dict[str, Callable[[], object]] = {
         "mqtt broker": lambda: _tcp_ok("127.0.0.1", args.mqtt_port),
         "influxdb": lambda: httpx.get(f"http://127.0.0.1:{args.influx_port}/ping", timeout=2).status_code == 204,
         "collector": lambda: bool(scrape(f"http://127.0.0.1:{args.metrics_port}/metrics")),
@@ -192,6 +194,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `vigil` command."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging("vigil", level=logging.WARNING)
     args = build_parser().parse_args(argv)
     raise SystemExit(args.func(args))

@@ -87,6 +87,11 @@ class StackSettings:
     simulate: bool = True
     sim_speed: float = 300.0  # simulated seconds per wall second
     seed: int = 1
+    cameras: tuple[str, ...] | None = None  # cameras to simulate and analyse; None: all of the site's
+    camera_size: str = "480x270"  # the camera simulator's picture, WIDTHxHEIGHT
+    camera_fps: float = 5.0
+    simulate_meters: bool = True  # False when something else publishes the readings (bench/soak.py)
+    api: bool = True
 
 
 @dataclass
@@ -97,9 +102,27 @@ class Stack:
     site: SiteConfig = field(init=False)
     services: list[ServerProcess] = field(default_factory=list)
     demo_key: str = ""
+    passwords: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.site = load_site(self.settings.site_path)
+        wanted = self.settings.cameras
+        known = {c.id for c in self.site.cameras}
+        if wanted is not None and not set(wanted) <= known:
+            raise ValueError(f"unknown camera(s) {sorted(set(wanted) - known)} for site {self.site.site.id}")
+
+    @property
+    def cameras(self) -> list[str]:
+        """The ids of the cameras this stack simulates and analyses."""
+        wanted = self.settings.cameras
+        return [c.id for c in self.site.cameras if wanted is None or c.id in wanted]
+
+    def service(self, name: str) -> ServerProcess:
+        """Return the running service called `name` (e.g. "collector", "mosquitto", "influxd")."""
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise KeyError(f"no service {name!r} in this stack")
 
     @property
     def secrets_path(self) -> Path:
@@ -113,7 +136,7 @@ class Stack:
         """Start servers, then services, waiting for each to be ready."""
         s = self.settings
         var = s.var.resolve()
-        passwords = load_or_create_secrets(self.secrets_path, broker_accounts(self.site))
+        passwords = self.passwords = load_or_create_secrets(self.secrets_path, broker_accounts(self.site))
         conf = write_broker_config(var / "mosquitto", self.site, passwords, s.mqtt_port)
         self._launch(Mosquitto(conf, s.mqtt_port), progress, f"MQTT broker on 127.0.0.1:{s.mqtt_port}")
         self._launch(InfluxDB(var / "influxdb", s.influx_port), progress, f"InfluxDB on {self.influx_url}")
@@ -137,7 +160,8 @@ class Stack:
             ready=http_ok(metrics_url),
         )
         self._launch(collector, progress, f"meter collector (metrics {metrics_url})")
-        if self.site.cameras:
+        cameras = self.cameras
+        if cameras:
             if s.simulate:
                 cams = PythonService(
                     "camera-simulator",
@@ -150,16 +174,19 @@ class Stack:
                         "--seed",
                         str(s.seed),
                         "--fps",
-                        "5",
+                        f"{s.camera_fps:g}",
                         "--size",
-                        "480x270",
+                        s.camera_size,
                     ],
                     var / "logs" / "camera-simulator.log",
                     ready=http_ok(f"http://127.0.0.1:{s.camera_port}/cams"),
                 )
                 self._launch(
-                    cams, progress, f"camera simulators ({len(self.site.cameras)} MJPEG streams on :{s.camera_port})"
+                    cams,
+                    progress,
+                    f"camera simulators ({len(cameras)} MJPEG streams watched, {s.camera_size}, on :{s.camera_port})",
                 )
+            subset = [] if len(cameras) == len(self.site.cameras) else ["--cameras", ",".join(cameras)]
             video_url = f"http://127.0.0.1:{s.video_http_port}"
             video = PythonService(
                 "video-analyzer",
@@ -170,12 +197,13 @@ class Stack:
                     str(var / "video"),
                     "--http-port",
                     str(s.video_http_port),
+                    *subset,
                 ],
                 var / "logs" / "video.log",
                 env={"VIGIL_MQTT_PASSWORD": passwords["vigil-service"]},
                 ready=http_ok(f"{video_url}/metrics"),
             )
-            self._launch(video, progress, f"video analyzer ({len(self.site.cameras)} cameras, {video_url}/health)")
+            self._launch(video, progress, f"video analyzer ({len(cameras)} cameras, {video_url}/health)")
         alerts_metrics = f"http://127.0.0.1:{s.alerts_metrics_port}/metrics"
         alerts = PythonService(
             "alerts",
@@ -195,6 +223,14 @@ class Stack:
             ready=http_ok(alerts_metrics),
         )
         self._launch(alerts, progress, f"alert engine + perimeter coverage (metrics {alerts_metrics})")
+        if s.api:
+            self._start_api(backend, passwords, progress)
+        if s.simulate and s.simulate_meters:
+            self._start_meter_simulator(common, progress)
+
+    def _start_api(self, backend: list[str], passwords: dict[str, str], progress: Callable[[str], None]) -> None:
+        s = self.settings
+        var = s.var.resolve()
         api_health = f"http://127.0.0.1:{s.api_port}/api/v1/health"
         api = PythonService(
             "api",
@@ -219,28 +255,30 @@ class Stack:
         )
         self.demo_key = demo_api_key(var)
         self._launch(api, progress, f"energy API and alert screen on http://127.0.0.1:{s.api_port}")
-        if s.simulate:
-            simulator = PythonService(
-                "meter-simulator",
-                [
-                    "simulators.meters",
-                    *common,
-                    "--port",
-                    str(s.mqtt_port),
-                    "--secrets",
-                    str(self.secrets_path),
-                    "--seed",
-                    str(s.seed),
-                    "--mode",
-                    "realtime",
-                    "--speed",
-                    str(s.sim_speed),
-                    "--faults",
-                    "duplicates,reorder,malformed,bad-readings",
-                ],
-                var / "logs" / "meter-simulator.log",
-            )
-            self._launch(simulator, progress, f"meter gateway simulators ({len(self.site.gateways)} gateways)")
+
+    def _start_meter_simulator(self, common: list[str], progress: Callable[[str], None]) -> None:
+        s = self.settings
+        simulator = PythonService(
+            "meter-simulator",
+            [
+                "simulators.meters",
+                *common,
+                "--port",
+                str(s.mqtt_port),
+                "--secrets",
+                str(self.secrets_path),
+                "--seed",
+                str(s.seed),
+                "--mode",
+                "realtime",
+                "--speed",
+                str(s.sim_speed),
+                "--faults",
+                "duplicates,reorder,malformed,bad-readings",
+            ],
+            s.var.resolve() / "logs" / "meter-simulator.log",
+        )
+        self._launch(simulator, progress, f"meter gateway simulators ({len(self.site.gateways)} gateways)")
 
     def stop(self) -> None:
         """Stop everything in reverse start order."""

@@ -17,6 +17,7 @@ import threading
 import zlib
 from pathlib import Path
 
+from core.logs import add_log_args, setup_logging
 from simulators.cameras.camera import Camera
 from simulators.cameras.clips import ClipSpec, plan_clip_set, write_clip, write_clip_set
 from simulators.cameras.layouts import SCENE_KINDS
@@ -73,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m simulators.cameras", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--log-level", default="INFO")
+    add_log_args(p)
     sub = p.add_subparsers(dest="cmd", required=True)
 
     c = sub.add_parser("clips", help="write the evaluation set (tamper clips + >= 30 min of clean clips)")
@@ -166,7 +168,7 @@ def _serve(a: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI."""
     a = _parser().parse_args(argv)
-    logging.basicConfig(level=a.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging("camera-simulator", a.log_format, a.log_level)
     if a.cmd == "clips":
         specs = plan_clip_set(a.seed, a.count, a.quick)
         index = write_clip_set(a.out, specs, a.workers, seed=a.seed)

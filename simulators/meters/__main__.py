@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 
 from core.config import SiteConfig, load_site
+from core.logs import add_log_args, setup_logging
 from simulators.meters.faults import FAULT_NAMES, default_plan
 from simulators.meters.generator import GenOptions
 from simulators.meters.publisher import PublishError
@@ -61,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--truth", type=Path, help="write the expected readings as JSON lines here (bounded runs)")
     p.add_argument("--dry-run", action="store_true", help="generate only, no broker (bounded runs)")
     p.add_argument("--log-level", default="INFO")
+    add_log_args(p)
     return p
 
 
@@ -135,7 +137,7 @@ def _run(args: argparse.Namespace, stop: threading.Event) -> tuple[str, Manifest
 def main(argv: list[str] | None = None) -> int:
     """Run the simulator; print a one-line summary; exit 1 on configuration or broker errors."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging("meter-simulator", args.log_format, args.log_level)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):  # finish cleanly: flush, say offline, print the summary
         signal.signal(sig, lambda *_: stop.set())

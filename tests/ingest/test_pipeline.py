@@ -123,3 +123,24 @@ def test_spool_survives_reopen(tmp_path: Path) -> None:
     again = Spool(tmp_path / "s.db")
     (batch,) = again.oldest(5)
     assert batch.lines == ("a 1", "b 2") and again.depth() == (1, 2)
+
+
+def test_rejections_are_logged_with_gateway_meter_and_topic_fields(rig, caplog: pytest.LogCaptureFixture) -> None:
+    _, ingestor, _, _ = rig
+    with caplog.at_level("INFO", logger="ingest.pipeline"):
+        ingestor.store([message(r(NOW - 1000), r(NOW - 2000, meter="NO-SUCH")), InboundMessage(TOPIC, b"x", NOW)])
+    rejected = [rec for rec in caplog.records if rec.getMessage().startswith("rejected")]
+    assert len(rejected) == 2
+    bad_reading, garbage = sorted(rejected, key=lambda rec: rec.meter is None)
+    assert (bad_reading.gateway, bad_reading.meter, bad_reading.topic) == ("gw-a", "NO-SUCH", TOPIC)
+    assert "(meter NO-SUCH)" in bad_reading.getMessage()
+    assert (garbage.gateway, garbage.meter, garbage.topic) == ("gw-a", None, TOPIC)
+
+
+def test_lines_refused_by_influxdb_are_logged_with_their_gateway(rig, caplog: pytest.LogCaptureFixture) -> None:
+    fake, ingestor, _, _ = rig
+    fake.refuse_marker = "meter=B1-L,"
+    with caplog.at_level("WARNING", logger="ingest.pipeline"):
+        ingestor.store([message(r(NOW - 1000))])
+    refused = [rec for rec in caplog.records if "refused a line" in rec.getMessage()]
+    assert refused and refused[0].gateway == "gw-a" and refused[0].topic == TOPIC

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+import importlib
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +112,95 @@ def test_bind_mounted_deploy_files_exist() -> None:
             source = str(volume).split(":", 1)[0]
             if source.startswith("./deploy/") and not source.startswith("./deploy/mosquitto/generated"):
                 assert (ROOT / source).is_file(), f"{name} mounts missing {source}"
+
+
+#: `${NAME}`, `${NAME:-default}`, `${NAME-default}`, `${NAME:?message}`, `${NAME?message}`.
+INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*)|(:?\?)[^}]*)?\}")
+
+
+def interpolate(text: str) -> str:
+    """What compose substitutes when every variable is unset except the required ones (set to "x")."""
+    return INTERPOLATION.sub(lambda m: m.group(3) if m.group(2) else "x", text)
+
+
+def test_interpolate() -> None:
+    assert interpolate("${A:-9101}") == "9101"
+    assert interpolate("alerts-${VIGIL_SITE_ID:?set it}.db") == "alerts-x.db"
+    assert interpolate("${B}") == "x"
+
+
+def _parser(module: str) -> argparse.ArgumentParser:
+    parser = importlib.import_module(f"{module}.__main__").build_parser()
+    assert isinstance(parser, argparse.ArgumentParser)
+    return parser
+
+
+@pytest.mark.parametrize("name", sorted(set(SERVICES) - THIRD_PARTY))
+def test_every_command_is_accepted_by_its_module_parser(name: str) -> None:
+    command = [interpolate(str(part)) for part in SERVICES[name]["command"]]
+    parser = _parser(command[2])
+    try:
+        parser.parse_args(command[3:])
+    except SystemExit as exc:  # argparse exits 2 on an unknown option or a bad value
+        pytest.fail(f"{name}: `{' '.join(command)}` is refused by {command[2]}'s parser (exit {exc.code})")
+
+
+def test_the_parser_check_catches_an_unknown_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        _parser("collectors").parse_args(["--site", "s.yaml", "--metrics-hots", "0.0.0.0"])
+    assert "unrecognized arguments" in capsys.readouterr().err
+
+
+def _option(command: list[str], option: str) -> str | None:
+    return command[command.index(option) + 1] if option in command else None
+
+
+@pytest.mark.parametrize("name", ["collector", "collector-2", "alerts", "video"])
+def test_metrics_listen_beyond_the_container_and_the_healthcheck_scrapes_them(name: str) -> None:
+    command = [str(part) for part in SERVICES[name]["command"]]
+    assert _option(command, "--metrics-host") == "0.0.0.0", f"{name}: Prometheus could not scrape it"
+    port = _option(command, "--metrics-port") or _option(command, "--http-port")
+    check = " ".join(SERVICES[name]["healthcheck"]["test"])
+    assert f"127.0.0.1:{port}/metrics" in check, f"{name}: healthcheck does not scrape port {port}"
+    published = [str(p) for p in SERVICES[name].get("ports") or []]
+    assert any(interpolate(p).endswith(f":{port}") for p in published), f"{name}: metrics port not published"
+
+
+def test_published_host_ports_do_not_collide() -> None:
+    hosts = [interpolate(str(p)).rsplit(":", 1)[0] for service in SERVICES.values() for p in service.get("ports") or []]
+    assert len(hosts) == len(set(hosts)), hosts
+
+
+def _compose_cli() -> list[str] | None:
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    if shutil.which("docker"):
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30)
+        if probe.returncode == 0:
+            return ["docker", "compose"]
+    return None
+
+
+def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
+    cli = _compose_cli()
+    if cli is None:
+        pytest.skip("neither docker-compose nor the docker compose plugin is installed")
+    text = COMPOSE.read_text(encoding="utf-8")
+    if cli == ["docker-compose"]:
+        # Compose v1 (Debian's docker-compose 1.29) predates the top-level `name:` of the Compose spec.
+        text = re.sub(r"(?m)^name: .*\n", "", text)
+    copy = tmp_path / "docker-compose.yml"
+    copy.write_text(text, encoding="utf-8")
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        **{m.group(1): "x" for m in INTERPOLATION.finditer(text) if m.group(4)},
+    }
+    run = subprocess.run(
+        [*cli, "-f", str(copy), "--project-directory", str(ROOT), "--profile", "scale-out", "config", "-q"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr

@@ -63,3 +63,14 @@ def test_stack_runs_the_demo_site_and_stops_cleanly(tmp_path: Path) -> None:
         services = list(stack.services)
         stack.stop()
     assert services and not any(s.running for s in services)
+
+
+def test_a_stack_can_watch_a_subset_of_the_cameras_and_refuses_unknown_ones(tmp_path: Path) -> None:
+    some = Stack(StackSettings(site_path=DEMO, var=tmp_path, cameras=("cam-s2", "cam-s1")))
+    assert some.cameras == ["cam-s1", "cam-s2"]  # in the site file's order
+    assert len(Stack(StackSettings(site_path=DEMO, var=tmp_path)).cameras) == len(some.site.cameras)
+    assert Stack(StackSettings(site_path=DEMO, var=tmp_path, cameras=())).cameras == []
+    with pytest.raises(ValueError, match="unknown camera"):
+        Stack(StackSettings(site_path=DEMO, var=tmp_path, cameras=("cam-nowhere",)))
+    with pytest.raises(KeyError):
+        some.service("collector")  # nothing started yet
