@@ -529,7 +529,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=float, default=60.0, help="seconds before faults, events and the RSS baseline")
     p.add_argument("--event-every", type=float, default=30.0, help="seconds between alert events (kinds alternate)")
     p.add_argument("--camera-fail-s", type=float, default=40.0, help="seconds a camera stays failed")
-    p.add_argument("--gateway-off-s", type=float, default=20.0, help="seconds a gateway stays offline")
+    p.add_argument(
+        "--gateway-off-s",
+        type=float,
+        default=45.0,
+        help="seconds a gateway stays offline (the site's gateway_offline open hold is 30 s by default)",
+    )
     p.add_argument(
         "--tamper-types", type=lambda s: s.split(","), default=["black", "disconnect"], help="camera failures, in turn"
     )

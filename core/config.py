@@ -181,7 +181,9 @@ class Hold(_Model):
 
 
 def _flap_by_kind() -> dict[AlertKind, Hold]:
-    return {"blind_spot": Hold(clear_hold_s=30.0)}
+    # A broker restart publishes every gateway's Last Will; the gateways are back within seconds, so a
+    # status-only "offline" must last half a minute before it is an alert (silence has its own threshold).
+    return {"blind_spot": Hold(clear_hold_s=30.0), "gateway_offline": Hold(open_hold_s=30.0)}
 
 
 class FlapRules(_Model):

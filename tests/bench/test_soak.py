@@ -8,15 +8,25 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bench.soak import p95
 from bench.soak_observe import Sample, named_devices, slope_mb_per_min
 from bench.soak_traffic import Sent
+from core.config import load_site
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULT = re.compile(r"^RESULT lost=(\d+) rss_growth_mb=(-?\d+\.\d) alert_p95_s=(\d+\.\d|inf)$")
+
+
+def _site_without_gateway_hold(out: Path) -> Path:
+    """The demo site with gateway_offline opening at once, so a 2 s outage is seen in a half-minute run."""
+    doc = load_site(ROOT / "sites" / "demo.yaml").model_dump(mode="json")
+    doc["alerts"]["flap"]["by_kind"]["gateway_offline"] = {"open_hold_s": 0, "clear_hold_s": 60}
+    out.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return out
 
 
 @pytest.mark.timeout(60)
@@ -26,6 +36,7 @@ def test_a_tiny_soak_loses_nothing_and_ends_with_the_result_line(tmp_path: Path)
         *("--event-every", "4", "--gateway-off-s", "2", "--influx-down", "2", "--sample-every", "1"),
         *("--duplicate-every", "10", "--bad-every", "20", "--drain-timeout", "20", "--settle", "0.5"),
         *("--workdir", str(tmp_path)),
+        *("--site", str(_site_without_gateway_hold(tmp_path / "site-no-hold.yaml"))),
     ]
     run = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "soak.py"), *args], capture_output=True, text=True, timeout=58

@@ -238,6 +238,10 @@ def test_publisher_outbox_retains_then_clears(store: AlertStore) -> None:
     rules.on_status(topics.gateway_status(S, "gw-a"), b"offline", clock())
     out = rules.evaluate(clock())[0]
     life.reconcile(out.scope, out.conditions, out.unknown)
+    assert not store.active(S)  # held 30 s by default: a broker restart's Last Wills must not open alerts
+    clock.advance(30)
+    out = rules.evaluate(clock())[0]
+    life.reconcile(out.scope, out.conditions, out.unknown)
     (alert,) = store.active(S)
     assert pub.flush() and pub.flush()  # the second flush has nothing to send
     assert [t for t, _ in sent] == [topics.alert(S, alert.id)]
