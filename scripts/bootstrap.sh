@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3}
-APT_PACKAGES=(mosquitto influxdb ffmpeg chromium fonts-wqy-zenhei)
+APT_PACKAGES=(mosquitto influxdb ffmpeg chromium fonts-wqy-zenhei docker-compose)  # docker-compose: only to validate docker-compose.yml in the tests
 # A stock Debian python3 lacks venv/ensurepip until python3-venv is installed.
 "$PY" -c "import ensurepip, venv" 2>/dev/null || APT_PACKAGES+=(python3-venv)
 missing=()
