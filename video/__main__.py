@@ -13,6 +13,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from core.config import load_site
+from core.logs import add_log_args, setup_logging
 from ingest.influx import InfluxClient, settings_from_args
 from video.reader import quiet_backend_logs
 from video.service import (
@@ -56,16 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-influx", action="store_true", help="do not write camera_health metrics")
     p.add_argument("--metrics-every", type=float, default=10.0, help="seconds between camera_health points")
     p.add_argument("--state-dir", default=os.environ.get("VIGIL_STATE_DIR", "var/video"))
-    p.add_argument("--http-host", default="127.0.0.1")
+    p.add_argument("--http-host", "--metrics-host", default=os.environ.get("VIGIL_METRICS_HOST", "127.0.0.1"))
     p.add_argument("--http-port", type=int, default=int(os.environ.get("VIGIL_VIDEO_HTTP_PORT", "9103")))
     p.add_argument("--summary-every", type=float, default=30.0, help="seconds between summary lines")
+    add_log_args(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> None:
     """Wire the analyzer service together and run until SIGINT/SIGTERM."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging("video", args.log_format)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     quiet_backend_logs()
     site = load_site(args.site)

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
 from core.types import CameraState
-from video.features import Features, FrameMaps, Glance, Reference, compare, frame_maps, glance, prepare, with_glance
+from video.features import (
+    GRID,
+    Features,
+    FrameMaps,
+    Glance,
+    compare,
+    frame_maps,
+    glance,
+    inspect,
+    small_grey,
+    with_glance,
+    working_size,
+)
+from video.reference import Reference
 from video.state import HealthMachine, Rules, Transition
 
 #: Picture modes with a reference each: a day/night camera shows two different pictures of one scene.
@@ -39,9 +52,20 @@ class Settings:
     learn_frames: int = 10  # frames averaged before the reference is used (5 s at 2 fps)
     settle_frames: int = 40  # the reference stays a plain running mean this long, then adapts slowly
     adapt_s: float = 600.0  # time constant of the slow reference update while healthy
-    max_step_s: float = 5.0  # longest frame interval credited to one reference update
-    learn_every_s: float = 2.0  # once settled, blend a healthy frame in this often (it adapts in minutes)
-    scene_every_s: float = 1.0  # while healthy and uneventful, compare the scene this often (else every frame)
+    max_step_s: float = 10.0  # longest interval credited to one reference update
+    learn_every_s: float = 10.0  # once settled, blend a healthy frame in this often (it adapts in minutes)
+    noise_every_s: float = 2.0  # once settled, follow the noise floor and each cell's activity this often
+    noise_drop: float = 0.2  # the noise floor follows a quieter picture with this weight ...
+    noise_drop_s: float = 2.0  # ... per this many seconds (a low envelope: rain, wind raise it only slowly)
+    activity_s: float = 60.0  # time constant of each cell's usual frame-to-frame change while healthy
+    scene_every_s: float = 6.0  # while healthy and uneventful, compare the scene this often (else every frame) ...
+    stir_cells: int = 6  # ... and at once when this many grid cells changed since the previous frame by more
+    stir_noise: float = 5.0  # than this many times their usual change (and than the noise floor)
+    stir_abs: float = 1.0  # (and at least this many grey levels) ...
+    stir_all: float = 1.5  # ... or the cells changed their structure by this many times that, on average
+    unsettled_every_s: float = 1.0  # compare this often while the last comparison found a little amiss:
+    unsettled_focus: float = 0.9  # focus this low ...
+    unsettled_lost: float = 0.125  # ... or this share of the voting cells lost
     mono_below: float = 1.5  # chroma under which the picture is monochrome (IR mode) ...
     colour_above: float = 4.0  # ... and over which it is colour; in between the mode does not change
 
@@ -50,6 +74,12 @@ class Settings:
             raise ValueError("need 1 <= learn_frames <= settle_frames")
         if self.adapt_s <= 0 or self.max_step_s <= 0 or not 0 <= self.mono_below <= self.colour_above:
             raise ValueError("invalid analyzer settings")
+        periods = (self.learn_every_s, self.noise_every_s, self.noise_drop_s, self.activity_s, self.scene_every_s)
+        if min(periods) <= 0 or not 0 <= self.unsettled_every_s <= self.scene_every_s:
+            raise ValueError("analyzer periods must be positive (and the unsettled one no longer)")
+        gates_ok = 1 <= self.stir_cells <= GRID * GRID and min(self.stir_noise, self.stir_all) > 0
+        if not 0 < self.noise_drop < 1 or not gates_ok:
+            raise ValueError("invalid noise or change-gate settings")
 
 
 class CameraAnalyzer:
@@ -64,9 +94,15 @@ class CameraAnalyzer:
         self.mode: str | None = None
         self.features: Features | None = None  # of the last analysed frame
         self.frames = 0
-        self._previous: npt.NDArray[np.uint8] | None = None  # small grey image of the last analysed frame
+        self.compared = 0  # frames whose scene was compared with the reference (the costly look)
+        self._previous: Glance | None = None  # of the last analysed frame
+        self._small: npt.NDArray[np.uint8] | None = None  # small grey image of the last frame compared ...
+        self._small_index = -1  # ... and its index in `frames`
         self._learned_t: float | None = None
+        self._noise_t: float | None = None
         self._scene_t: float | None = None
+        self._frame_shape: tuple[int, ...] = ()
+        self._small_shape = (0, 0)
 
     @property
     def state(self) -> CameraState | None:
@@ -85,47 +121,61 @@ class CameraAnalyzer:
 
     def frame(self, t: float, image: npt.NDArray[np.uint8]) -> Change | None:
         """Analyse one frame taken at media time `t` (seconds); return the state change it causes, if any."""
-        views = prepare(image)
-        previous = self._previous
-        if previous is not None and previous.shape != views.small.shape:
-            previous = None
-        mode = self._mode_of(views.chroma)
-        reference = self._reference(self.mode or mode, views.small.shape)
-        seen = glance(views, previous, reference)
+        size = self._size(image.shape)
+        current = self._reference(self.mode, size) if self.mode else None
+        seen = glance(image, self._previous, current.noise if current else None)
+        due = current is None or self._scene_due(t, current, seen)
+        if due:
+            seen = inspect(seen, uniformity=False)  # uniformity is measured on the small image below
+        elif seen.luma <= self.rules.black_luma or seen.still >= self.rules.static_still:
+            seen = inspect(seen)  # it can only matter to a dark or a static picture: a loss screen
+        mode = self._mode_of(seen.chroma) if seen.inspected else self.mode
+        assert mode is not None
+        reference = current or self._reference(mode, size)
         maps: FrameMaps | None = None
         ratio: float | None = None
         switching = mode != self.mode
-        if switching or self._scene_due(t, reference):
-            # Every frame while anything is amiss; at a lower rate while all is quiet (it costs the most).
-            maps = frame_maps(views.small)
-            measured = compare(seen, maps, previous, reference)
+        if due or switching:
+            # Every frame while anything is amiss or the picture just changed; at a low rate while all is
+            # quiet (it costs the most: the whole frame is reduced for it).
+            small = small_grey(image)
+            maps = frame_maps(small)
+            # Fine detail is compared with the previous analysed frame's, if that one was reduced too.
+            before = self._small if self._small_index == self.frames - 1 else None
+            measured = compare(seen, maps, before, reference)
             if switching:
                 # Day/night switch. Colour coming in is the IR filter going out: no tamper makes an IR
                 # picture colourful (a "no video" screen is caught as uniform). Colour going out may also
                 # be a grey cloth over the lens: switch only if the picture does not look covered, or the
                 # night view is known already (then it is compared against that).
-                other = self._reference(mode, views.small.shape)
+                other = self._reference(mode, small.shape)
                 covered = measured.features.blank >= self.rules.lost_enter
                 if mode == COLOUR or other.ready or not reference.ready or not covered:
                     self.mode, reference = mode, other
-                    seen = glance(views, previous, reference)
-                    measured = compare(seen, maps, previous, reference)
+                    seen = inspect(glance(image, self._previous, reference.noise), uniformity=False)
+                    measured = compare(seen, maps, before, reference)
             features, ratio = measured.features, measured.fine_ratio
+            seen = replace(seen, dominant=features.dominant)  # carried on: the small image's, the better one
             self._scene_t = t
+            self._small, self._small_index = small, self.frames
+            self.compared += 1
         else:
             assert self.features is not None
             features = with_glance(self.features, seen)
         transition = self.machine.step(t, features)
-        if maps is not None:
-            self._learn(t, maps, seen, features, ratio, reference)
-        self._previous = views.small
+        if self._healthy(features, reference):
+            if seen.motion_cells is not None and self._noise_due(t, reference):
+                self._track_noise(t, seen.motion_cells, reference)
+            if maps is not None:
+                self._learn(t, maps, ratio, reference)
+        self._previous = seen
         self.features = features
         self.frames += 1
         return Change(self.camera, transition, image) if transition else None
 
     def no_frame(self, t: float) -> Change | None:
         """Record that no frame arrived when one was due at media time `t` (connection lost, stalled feed)."""
-        self._previous = None  # the next frame must not be compared with one from before the gap
+        self._previous = self._small = None  # the next frame must not be compared with one from before the gap
         transition = self.machine.step(t, None)
         return Change(self.camera, transition, None) if transition else None
 
@@ -134,6 +184,14 @@ class CameraAnalyzer:
         self.references.clear()
         transition = self.machine.reset(t, "re-baselined by operator")
         return Change(self.camera, transition, None) if transition else None
+
+    def _size(self, shape: tuple[int, ...]) -> tuple[int, int]:
+        """(rows, columns) of the small image of frames of this shape."""
+        if shape[:2] != self._frame_shape:
+            self._frame_shape = shape[:2]
+            width, height = working_size(shape[1], shape[0])
+            self._small_shape = (height, width)
+        return self._small_shape
 
     def _mode_of(self, chroma: float) -> str:
         """The picture mode this frame's colourfulness indicates (unchanged inside the hysteresis band)."""
@@ -152,24 +210,59 @@ class CameraAnalyzer:
             ref = self.references[mode] = Reference(self.settings.learn_frames)  # new mode, or new picture size
         return ref
 
-    def _scene_due(self, t: float, ref: Reference) -> bool:
+    def _scene_due(self, t: float, ref: Reference, seen: Glance) -> bool:
         f = self.features
-        if self._scene_t is None or f is None or not ref.ready or not self.machine.quiet:
-            return True
-        r = self.rules
+        r, s = self.rules, self.settings
+        if self._scene_t is None or f is None or ref.frames < s.settle_frames or not self.machine.quiet:
+            return True  # learning the view (every frame at first), or something is amiss
         if f.lost >= r.lost_stay or f.focus <= r.focus_stay + 0.1:
             return True  # close to a condition: look at every frame
-        return not 0 <= t - self._scene_t < self.settings.scene_every_s - 1e-6
+        if seen.motion_cells is not None and seen.reshaped is not None and ref.noise is not None:
+            # The picture changed at once, against each cell's own usual activity (swaying trees, a road):
+            # strongly in a good part of the frame (a hand, paint, a turn, or just a big vehicle), or in its
+            # structure, not its light, all over (a lens knocked out of focus).
+            floor = max(ref.noise, s.stir_abs)
+            usual = ref.activity or [floor] * len(seen.motion_cells)
+            strong = structure = 0.0
+            for change, shape, active in zip(seen.motion_cells, seen.reshaped, usual, strict=True):
+                u = active if active > floor else floor
+                strong += change > s.stir_noise * u
+                structure += shape / u
+            if strong >= s.stir_cells or structure > s.stir_all * len(usual):
+                return True
+        # Something a little off (some detail or a few cells missing): look closer while it lasts, so that a
+        # slow tamper (a focus ring turned over seconds) is followed from its start.
+        unsettled = f.focus <= s.unsettled_focus or f.lost >= s.unsettled_lost
+        every = s.unsettled_every_s if unsettled else s.scene_every_s
+        return not 0 <= t - self._scene_t < every - 1e-6
 
-    def _learn(
-        self, t: float, maps: FrameMaps, seen: Glance, features: Features, ratio: float | None, ref: Reference
-    ) -> None:
+    def _healthy(self, features: Features, ref: Reference) -> bool:
+        """True if this frame may teach the reference: a healthy, uneventful view of the scene."""
         if features.dominant >= self.rules.uniform_stay:
-            return  # never learn a blank picture as the scene
-        if ref.ready and not self.machine.quiet:
-            return  # only healthy, uneventful frames refine the reference
-        if not ref.ready and self.machine.state not in (None, CameraState.OK):
-            return  # a mode first seen while tampered with is learned once the camera is healthy again
+            return False  # never learn a blank picture as the scene
+        if ref.ready:
+            return self.machine.quiet  # only healthy, uneventful frames refine the reference
+        # A mode first seen while tampered with is learned once the camera is healthy again.
+        return self.machine.state in (None, CameraState.OK)
+
+    def _noise_due(self, t: float, ref: Reference) -> bool:
+        if ref.noise_frames < self.settings.settle_frames or self._noise_t is None:
+            return True
+        return not 0 <= t - self._noise_t < self.settings.noise_every_s - 1e-6
+
+    def _track_noise(self, t: float, motion: tuple[float, ...], ref: Reference) -> None:
+        s = self.settings
+        if ref.noise_frames < s.settle_frames:
+            rise = drop = usual = 1.0 / (ref.noise_frames + 1)  # plain running means at first
+        else:
+            dt = min(max(t - self._noise_t, 0.0), s.max_step_s) if self._noise_t is not None else s.max_step_s
+            rise = dt / s.adapt_s
+            drop = max(rise, 1.0 - (1.0 - s.noise_drop) ** (dt / s.noise_drop_s))
+            usual = min(1.0, dt / s.activity_s)
+        ref.track_noise(motion, rise, drop, usual)
+        self._noise_t = t
+
+    def _learn(self, t: float, maps: FrameMaps, ratio: float | None, ref: Reference) -> None:
         s = self.settings
         if ref.frames < s.settle_frames:
             alpha = 1.0 / (ref.frames + 1)
@@ -178,5 +271,5 @@ class CameraAnalyzer:
             if 0 <= since < s.learn_every_s - 1e-6:
                 return
             alpha = min(max(since, 0.0), s.max_step_s) / s.adapt_s
-        ref.update(maps, alpha, seen.motion_cells, ratio)
+        ref.update(maps, alpha, ratio)
         self._learned_t = t

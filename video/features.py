@@ -1,9 +1,14 @@
-"""Pure feature extraction on a small grey image: what the health state machine judges a picture by.
+"""Pure feature extraction: what the health state machine judges a picture by.
 
-Every frame is reduced at once to a grey image 160 pixels wide (`prepare`, aspect kept) and cut into a
-4x4 grid of cells that vote separately. All features are rank-based, or ratios against a learned
-`Reference` of the same camera, so that they mean the same on any scene, at any brightness, in colour or
-IR (night) mode:
+Every analysed frame gets a *glance* (`glance`) on a sparse sample of its pixels (96 x 24, read straight
+off the decoded frame: a few of its rows and no more): did it change since the last analysed frame
+(frozen; or a sudden change worth a closer look); `inspect` adds, when it can matter, its uniformity (a
+loss screen) and colourfulness (IR mode). The *scene comparison* reduces the
+frame to a grey image 160 pixels wide (`small_grey`, aspect kept) and compares it with the learned
+`Reference` (video/reference.py); it runs every frame while anything is amiss, at a low rate while all is
+quiet. Both cut the picture into a 4x4 grid of cells that vote separately. All features are rank-based, or
+ratios against the camera's own reference, so that they mean the same on any scene, at any brightness, in
+colour or IR (night) mode:
 
 - `dominant`: share of the picture within a few grey levels of its most common level (uniform, black or
   "no video" screens);
@@ -12,7 +17,7 @@ IR (night) mode:
 - per cell, edge `overlap`: share of the reference's strongest edges in that cell that are still among
   the cell's strongest edges now (ranked within the cell: independent of gain, contrast and of what
   happens in other cells);
-- per cell, `coherence`: correlation of the fine gradient map with the previous analysed frame's. Real
+- per cell, `coherence`: correlation of the fine detail with the previous analysed frame's. Real
   structure (in focus or not) repeats from frame to frame; sensor noise does not. A cell whose edges are
   gone and whose remaining detail is incoherent shows nothing (covered, painted); one whose edges are
   gone but whose detail is coherent shows something else (the camera was turned);
@@ -21,38 +26,46 @@ IR (night) mode:
 - `sharpness`: gradient energy at the small scale over that at half the scale, on the reference's
   edges, relative to the reference: defocus removes fine detail first, darkness and fog scale both alike.
 
-See docs/video-analyzer.md for why each generalises.
+The per-pixel work is a few vectorised calls; what is decided per cell is decided on 16-element lists in
+plain Python, which costs less than a numpy call per step. See docs/video-analyzer.md for why each feature
+generalises.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+if TYPE_CHECKING:
+    from video.reference import Reference
+
 SMALL_W = 160
+PEEK_SIZE = (96, 24)  # (width, height) of the sparse sample every analysed frame is glanced at
 GRID = 4  # cells per side of the voting grid
-EDGE_TOP = 0.10  # reference edges: the strongest 10 % of each cell of the reference gradient map
 HIT_TOP = 0.25  # a reference edge is "present" if the frame's gradient there is in its cell's top 25 %
-PEAKY = 1.6  # a cell votes if its reference edges are this much stronger than its mean (structure)
 DOMINANT_BAND = 4  # grey levels either side of the most common level that count as "the same colour"
-NOISE_DOWN = 0.2  # weight of a quieter frame in the noise floor (it tracks the low envelope)
+
+#: Thresholds that turn the per-cell measures into votes.
+CELL_LOST = 0.45  # fewer than 45 % of a cell's reference edges present (chance level is 25 %)
+CELL_INCOHERENT = 0.3  # fine detail correlating less than this with the previous frame is noise
+CELL_FADED = 0.15  # the reference's edges keep less than 15 % of their contrast: painted or covered over
+GAIN_MIN = 0.25  # coarse contrast below a quarter of the reference's is not a gain change but a cover
+CELL_WEAK = 0.5  # a lost cell with less than half the reference's mean gradient shows no view of its own
+STILL_ABS = 0.05  # grey levels: below this a cell has not changed at all
+STILL_REL = 0.2  # ... or below 20 % of the camera's noise floor
 
 U8 = npt.NDArray[np.uint8]
 I16 = npt.NDArray[np.int16]
 F32 = npt.NDArray[np.float32]
-F64 = npt.NDArray[np.float64]
-Mask = npt.NDArray[np.bool_]
+Scalar = TypeVar("Scalar", bound=np.generic)
 
-
-@dataclass(frozen=True, slots=True)
-class Views:
-    """A frame reduced to what the analyzer looks at: a small grey image and how colourful it was."""
-
-    small: U8  # grey, SMALL_W wide
-    chroma: float  # mean |Cr - 128| + |Cb - 128| of a coarse sample: ~0 in IR (monochrome) mode
+_NEUTRAL = np.zeros((PEEK_SIZE[1], PEEK_SIZE[0], 3), np.uint8)
+_NEUTRAL[:, :, 1:] = 128  # (Y, Cr, Cb) = (0, 128, 128): the L1 distance to it is Y + the colourfulness
 
 
 def working_size(width: int, height: int) -> tuple[int, int]:
@@ -62,27 +75,23 @@ def working_size(width: int, height: int) -> tuple[int, int]:
     return SMALL_W, max(GRID * 4, round(SMALL_W * height / width))
 
 
-def prepare(image: npt.NDArray[np.uint8]) -> Views:
-    """Reduce a BGR (or grey) frame to the small views, cheaply: halve first, convert late."""
+def small_grey(image: npt.NDArray[np.uint8]) -> U8:
+    """Reduce a BGR (or grey) frame to the small grey image the scene is compared on: halve, then convert."""
     height, width = image.shape[:2]
     size = working_size(width, height)
+    out: cv2.typing.MatLike = image
     # Halving with INTER_AREA (a 2x2 box filter) takes OpenCV's fast path; other factors do not.
-    while image.shape[1] >= 2 * size[0] and image.shape[0] >= 2 * size[1]:
-        image = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA)
-    chroma = 0.0
-    if image.ndim == 3:
-        # Colourfulness from a coarse sample: IR (night) pictures are grey, B = G = R.
-        sample = cv2.resize(image, (size[0] // 4, size[1] // 4), interpolation=cv2.INTER_NEAREST)
-        spread = cv2.mean(cv2.absdiff(cv2.cvtColor(sample, cv2.COLOR_BGR2YCrCb), (0, 128, 128, 0)))
-        chroma = float(spread[1] + spread[2])
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    if image.shape[1::-1] != size:
+    while out.shape[1] >= 2 * size[0] and out.shape[0] >= 2 * size[1]:
+        out = cv2.resize(out, (out.shape[1] // 2, out.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    if out.ndim == 3:
+        out = cv2.cvtColor(out, cv2.COLOR_BGR2GRAY)
+    if out.shape[1::-1] != size:
         # Less than 2x left after halving: bilinear is close to a box filter here, and several times faster.
-        image = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
-    return Views(small=np.ascontiguousarray(image), chroma=chroma)
+        out = cv2.resize(out, size, interpolation=cv2.INTER_LINEAR)
+    return cast(U8, np.ascontiguousarray(out))
 
 
-def cells(a: npt.NDArray[np.generic], grid: int = GRID) -> npt.NDArray[np.generic]:
+def cells(a: npt.NDArray[Scalar], grid: int = GRID) -> npt.NDArray[Scalar]:
     """Rearrange an image into one row per grid cell, row-major (rows/columns that do not fill a cell are
     left out)."""
     ch, cw = a.shape[0] // grid, a.shape[1] // grid
@@ -91,11 +100,141 @@ def cells(a: npt.NDArray[np.generic], grid: int = GRID) -> npt.NDArray[np.generi
     )
 
 
-def _top(c: npt.NDArray[np.generic], share: float) -> Mask:
-    """Per row, mark the entries in the top `share` of that row."""
-    k = min(c.shape[1] - 1, int(c.shape[1] * (1 - share)))
-    threshold = np.partition(c, k, axis=1)[:, k : k + 1]
-    return np.asarray((c >= threshold) & (c > 0))
+def cell_means(a: npt.NDArray[np.generic], grid: int = GRID) -> list[float]:
+    """Mean of `a` over each grid cell, row-major (rows/columns that do not fill a cell are left out)."""
+    ch, cw = a.shape[0] // grid, a.shape[1] // grid
+    sums = a[: ch * grid, : cw * grid].reshape(grid, ch, grid, cw).sum(axis=(1, 3), dtype=np.int64)
+    n = float(ch * cw)
+    return [v / n for v in sums.ravel().tolist()]
+
+
+def row_stats(c: F32, other: F32 | None = None) -> tuple[list[float], list[float], list[float] | None]:
+    """Per row of a cell-major array: its sum, its sum of squares, and its dot product with `other`'s row."""
+    total = c.sum(axis=1, dtype=np.float64).tolist()
+    squares = np.einsum("ij,ij->i", c, c, dtype=np.float64).tolist()
+    dots = None if other is None else np.einsum("ij,ij->i", c, other, dtype=np.float64).tolist()
+    return total, squares, dots
+
+
+def spread(total: float, squares: float, n: int) -> float:
+    """Norm of a row minus its mean, from its sum and sum of squares."""
+    return math.sqrt(max(squares - total * total / n, 0.0))
+
+
+def dominant_share(grey: U8) -> float:
+    """Share of a grey image within DOMINANT_BAND levels of its most common level."""
+    hist = cv2.calcHist([grey], [0], None, [256], [0, 256])
+    mode = max(cv2.minMaxLoc(hist)[3])  # (x, y) of the peak: one is 0, the other its level (1-D or column)
+    return sum(hist[max(0, mode - DOMINANT_BAND) : mode + DOMINANT_BAND + 1].ravel().tolist()) / grey.size
+
+
+@dataclass(frozen=True, slots=True)
+class Glance:
+    """What every analysed frame is checked for, cheaply, on a sparse sample: a frozen picture, a sudden
+    change; and, when it can matter (`inspect`), a uniform one and how colourful it is."""
+
+    colour: U8 | None  # the BGR sample (None for a grey frame)
+    sample: F32  # its grey levels: one pixel of each block (not averaged: a frozen picture repeats it exactly)
+    means: tuple[float, ...]  # per cell: mean grey level of the sample
+    luma: float  # mean grey level of the sample
+    contrast: float  # its standard deviation: measured by `inspect`, else carried from the previous glance
+    motion: float  # mean absolute change since the previous analysed frame (0 without one)
+    still: float  # share of cells that did not change (relative to the noise floor)
+    motion_cells: tuple[float, ...] | None  # per cell: mean |change|; None without a previous frame
+    reshaped: tuple[float, ...] | None  # per cell: that, less the change of the cell's mean (structure, not light)
+    chroma: float = 0.0  # mean |Cr - 128| + |Cb - 128| of the sample (~0 in IR mode), and ...
+    dominant: float = 0.0  # ... the share of it within a few levels of its most common level: ...
+    inspected: bool = False  # ... measured on this frame by `inspect` (else carried from the previous glance)
+
+
+def glance(image: npt.NDArray[np.uint8], previous: Glance | None, noise: float | None) -> Glance:
+    """Sample a BGR (or grey) frame sparsely (a few of its rows, not the frame) and measure its change since
+    the previous analysed frame's sample (`noise`: the camera's noise floor)."""
+    if image.shape[0] <= 0 or image.shape[1] <= 0:
+        raise ValueError(f"invalid frame size {image.shape[1]}x{image.shape[0]}")
+    colour = cast(U8, cv2.resize(image, PEEK_SIZE, interpolation=cv2.INTER_NEAREST_EXACT))
+    grey = colour if colour.ndim == 2 else cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY)
+    sample = grey.astype(np.float32)
+    # Per-cell means with one area reduction each (the sample divides evenly into cells).
+    means = cv2.resize(sample, (GRID, GRID), interpolation=cv2.INTER_AREA).ravel().tolist()
+    n = len(means)
+    motion = reshaped = None
+    mean_motion = still = 0.0
+    if previous is not None and previous.sample.shape == sample.shape:
+        change = cv2.resize(cv2.absdiff(sample, previous.sample), (GRID, GRID), interpolation=cv2.INTER_AREA)
+        motion = tuple(change.ravel().tolist())
+        floor = STILL_ABS if noise is None else max(STILL_ABS, STILL_REL * noise)
+        mean_motion = sum(motion) / n
+        still = sum(1 for m in motion if m <= floor) / n
+        reshaped = tuple(m - abs(a - b) for m, a, b in zip(motion, means, previous.means, strict=True))
+    carried = (previous.contrast, previous.chroma, previous.dominant) if previous is not None else (0.0, 0.0, 0.0)
+    return Glance(
+        colour if colour.ndim == 3 else None,
+        sample,
+        tuple(means),
+        sum(means) / n,
+        *carried[:1],
+        mean_motion,
+        still,
+        motion,
+        reshaped,
+        *carried[1:],
+    )
+
+
+def inspect(seen: Glance, uniformity: bool = True) -> Glance:
+    """Measure the contrast and colourfulness of a glanced frame and, if asked, its uniformity (on the
+    sample)."""
+    chroma = 0.0
+    if seen.colour is not None:
+        # The L1 distance of (Y, Cr, Cb) to (0, 128, 128) is the sum of Y plus that of |Cr - 128| + |Cb - 128|.
+        ycc = cv2.cvtColor(seen.colour, cv2.COLOR_BGR2YCrCb)
+        chroma = max(cv2.norm(ycc, _NEUTRAL, cv2.NORM_L1) / seen.sample.size - seen.luma, 0.0)
+    grey = seen.sample.astype(np.uint8)
+    dominant = dominant_share(grey) if uniformity else seen.dominant
+    contrast = float(cv2.meanStdDev(grey)[1][0, 0])
+    return replace(seen, contrast=contrast, chroma=chroma, dominant=dominant, inspected=True)
+
+
+@dataclass(frozen=True, slots=True)
+class FrameMaps:
+    """The gradients and coarse picture of one frame, for comparing its scene with the reference."""
+
+    small: U8
+    dominant: float  # `dominant_share` of `small` (area-averaged: overlays and compression ringing blend in)
+    grad: tuple[I16, I16]  # |Sobel dx|, |dy| of `small` (absolute: only their energy and sum are used)
+    half_grad: tuple[I16, I16]  # Sobel dx, dy of `small` at half the size
+    mag: I16  # cell-major (cells x pixels) L1 gradient magnitude of `small`
+    cell_grad: list[float]  # per-cell mean of `mag`
+    tiny: F32  # cell-major coarse picture (small / 4)
+    tiny_sum: list[float]  # per cell: its sum ...
+    tiny_norm: list[float]  # ... and the norm of the cell minus its mean
+
+
+def frame_maps(small: U8) -> FrameMaps:
+    """Compute the gradients and the coarse picture of a small grey frame."""
+    dx, dy = cast(tuple[I16, I16], cv2.spatialGradient(small))
+    np.abs(dx, out=dx)
+    np.abs(dy, out=dy)
+    mag = cells(dx + dy)
+    # Crop to multiples of 4 so the reductions take OpenCV's integer fast path.
+    h4, w4 = small.shape[0] // 4, small.shape[1] // 4
+    half = cast(U8, cv2.resize(small[: 4 * h4, : 4 * w4], (2 * w4, 2 * h4), interpolation=cv2.INTER_AREA))
+    tiny = cells(cv2.resize(half, (w4, h4), interpolation=cv2.INTER_AREA).astype(np.float32))
+    total, squares, _ = row_stats(tiny)
+    n = tiny.shape[1]
+    per_cell = float(mag.shape[1])
+    return FrameMaps(
+        small=small,
+        dominant=dominant_share(small),
+        grad=(dx, dy),
+        half_grad=cast(tuple[I16, I16], cv2.spatialGradient(half)),
+        mag=mag,
+        cell_grad=[v / per_cell for v in mag.sum(axis=1, dtype=np.int64).tolist()],
+        tiny=tiny,
+        tiny_sum=total,
+        tiny_norm=[spread(s, q, n) for s, q in zip(total, squares, strict=True)],
+    )
 
 
 def _energy(dx: I16, dy: I16, mask: U8, n: int) -> float:
@@ -105,252 +244,58 @@ def _energy(dx: I16, dy: I16, mask: U8, n: int) -> float:
     return float((cv2.norm(dx, cv2.NORM_L2SQR, mask=mask) + cv2.norm(dy, cv2.NORM_L2SQR, mask=mask)) / n)
 
 
-def cell_means(a: npt.NDArray[np.generic], grid: int = GRID) -> F64:
-    """Mean of `a` over each grid cell, row-major (rows/columns that do not fill a cell are left out)."""
-    ch, cw = a.shape[0] // grid, a.shape[1] // grid
-    rows = a[: ch * grid, : cw * grid].reshape(grid, ch, cw * grid).sum(axis=1, dtype=np.int64)
-    return rows.reshape(grid * grid, cw).sum(axis=1) / float(ch * cw)
-
-
-def _centred(c: F32) -> tuple[F32, F64]:
-    """Rows minus their mean, and each row's norm (for correlations)."""
-    c = c - c.mean(axis=1, keepdims=True)
-    return c, np.sqrt(np.einsum("ij,ij->i", c, c, dtype=np.float64))
-
-
-def _corr(a: tuple[F32, F64], b: tuple[F32, F64], floor: float) -> F64:
-    """Row-wise correlation of two centred cell arrays; 0 where either row is flatter than `floor`."""
-    (ca, na), (cb, nb) = a, b
-    dot = np.einsum("ij,ij->i", ca, cb, dtype=np.float64)
-    ok = (na > floor) & (nb > floor)
-    return np.where(ok, dot / np.maximum(na * nb, 1e-9), 0.0)
-
-
-def detail_cells(small: U8) -> tuple[F32, F64]:
-    """Fine detail, cell-major and centred: |picture - its 3x3 mean|, 3x3-smoothed (a one-pixel shake
-    keeps it in place).
-
-    Smooth shading (paint, a hand's fall-off, a defocused blob) has none; edges and texture have it in the
-    same places frame after frame; sensor noise has it in new places every frame."""
-    detail = cv2.blur(cv2.absdiff(small, cv2.blur(small, (3, 3))), (3, 3))
-    return _centred(cells(detail).astype(np.float32))
-
-
-@dataclass(frozen=True, slots=True)
-class Glance:
-    """What every analysed frame is checked for, cheaply: a blank picture, a frozen one."""
-
-    small: U8
-    chroma: float
-    luma: float
-    contrast: float
-    dominant: float
-    motion: float  # mean absolute change since the previous analysed frame (0 without one)
-    still: float
-    motion_cells: F64 | None  # per cell; None without a previous frame
-
-
-def glance(views: Views, previous: U8 | None, ref: Reference) -> Glance:
-    """Check one frame for uniformity and for change since the previous analysed frame."""
-    small = views.small
-    hist = cv2.calcHist([small], [0], None, [256], [0, 256]).ravel()
-    mode = int(np.argmax(hist))
-    dominant = float(hist[max(0, mode - DOMINANT_BAND) : mode + DOMINANT_BAND + 1].sum() / small.size)
-    mean, std = cv2.meanStdDev(small)
-    motion_cells: F64 | None = None
-    motion = still = 0.0
-    if previous is not None and previous.shape == small.shape:
-        motion_cells = cell_means(cv2.absdiff(small, previous))
-        motion = float(motion_cells.mean())
-        floor = STILL_ABS if ref.noise is None else max(STILL_ABS, STILL_REL * ref.noise)
-        still = float(np.count_nonzero(motion_cells <= floor) / motion_cells.size)
-    return Glance(small, views.chroma, float(mean[0, 0]), float(std[0, 0]), dominant, motion, still, motion_cells)
-
-
-@dataclass(frozen=True, slots=True)
-class FrameMaps:
-    """The gradients and coarse picture of one frame, for comparing its scene with the reference."""
-
-    small: U8
-    grad: tuple[I16, I16]  # Sobel dx, dy of `small`
-    half_grad: tuple[I16, I16]  # Sobel dx, dy of `small` at half the size
-    mag: I16  # cell-major (cells x pixels) L1 gradient magnitude of `small`
-    cell_grad: F64  # per-cell mean of `mag`
-    tiny: tuple[F32, F64]  # cell-major centred coarse picture (small / 4) and row norms
-
-
-def frame_maps(small: U8) -> FrameMaps:
-    """Compute the gradients and the coarse picture of a small grey frame."""
-    dx, dy = cv2.spatialGradient(small)
-    mag = cells(np.abs(dx) + np.abs(dy))
-    # Crop to multiples of 4 so the reductions take OpenCV's integer fast path.
-    h4, w4 = small.shape[0] // 4, small.shape[1] // 4
-    half = cv2.resize(small[: 4 * h4, : 4 * w4], (2 * w4, 2 * h4), interpolation=cv2.INTER_AREA)
-    tiny = cv2.resize(half, (w4, h4), interpolation=cv2.INTER_AREA)
-    return FrameMaps(
-        small=small,
-        grad=(dx, dy),
-        half_grad=cv2.spatialGradient(half),
-        mag=mag,
-        cell_grad=mag.mean(axis=1),
-        tiny=_centred(cells(tiny.astype(np.float32))),
-    )
-
-
-class Reference:
-    """The learned view of one camera's scene while healthy: edges, coarse picture, sharpness, noise floor."""
-
-    def __init__(self, learn_frames: int = 10) -> None:
-        if learn_frames < 1:
-            raise ValueError("learn_frames must be >= 1")
-        self.learn_frames = learn_frames
-        self.frames = 0
-        self.grad: F32 | None = None  # cell-major mean of gradient maps, each normalised to mean 1
-        self.abs_grad: F32 | None = None  # cell-major mean of gradient maps, in grey levels
-        self.strength: F64 | None = None  # per cell, mean gradient on its edges (grey levels)
-        self.cell_grad: F64 = np.zeros(GRID * GRID)  # per cell, mean gradient (grey levels)
-        self.tiny: F32 | None = None  # cell-major mean coarse picture
-        self.edges: Mask | None = None  # cell-major: the strongest EDGE_TOP of each cell
-        self.cell_edges: F64 | None = None
-        self.valid: Mask | None = None  # cells with structure enough to vote
-        self.edge_mask: U8 | None = None  # `edges` as an image mask at small scale
-        self.edge_mask_half: U8 | None = None  # ... and at half scale
-        self.fine_ratio: float | None = None
-        self.noise: float | None = None  # typical frame-to-frame change of the quieter cells while healthy
-        self._tiny_c: tuple[F32, F64] | None = None
-        self._since_edges = 0
-        self._fine_n = 0
-        self._shape: tuple[int, int] | None = None
-        self.edge_pixels = (0, 0)
-        self.edge_index: npt.NDArray[np.intp] = np.zeros(0, np.intp)
-        self.edge_starts: npt.NDArray[np.intp] = np.zeros(0, np.intp)
-        self.edge_counts: npt.NDArray[np.intp] = np.zeros(0, np.intp)
-
-    @property
-    def ready(self) -> bool:
-        """True once enough frames have been learned to judge against."""
-        return self.frames >= self.learn_frames and self.edges is not None
-
-    def fits(self, shape: tuple[int, ...]) -> bool:
-        """True if the reference was learned on pictures of this (small image) size."""
-        return self._shape is None or self._shape == shape[:2]
-
-    def update(self, maps: FrameMaps, alpha: float, motion: F64 | None, fine_ratio: float | None) -> None:
-        """Blend one healthy frame in: running mean while learning, then exponential with weight `alpha`."""
-        a = 1.0 / (self.frames + 1) if self.frames < self.learn_frames else alpha
-        grad = maps.mag.astype(np.float32)
-        grad *= 1.0 / max(float(grad.mean()), 1e-3)
-        tiny = maps.tiny[0] + 0.0  # centred per cell: gain-free offsets do not matter
-        if self.grad is None or self.tiny is None or self.abs_grad is None:
-            self.grad, self.tiny, self._shape = grad, tiny, (maps.small.shape[0], maps.small.shape[1])
-            self.abs_grad = maps.mag.astype(np.float32)
-        else:
-            cv2.accumulateWeighted(grad, self.grad, a)
-            cv2.accumulateWeighted(tiny, self.tiny, a)
-            cv2.accumulateWeighted(maps.mag.astype(np.float32), self.abs_grad, a)
-        self._tiny_c = _centred(self.tiny)
-        if fine_ratio is not None:
-            # A running mean of its own first: it is measured on the edges, which settle while learning.
-            af = 1.0 / (self._fine_n + 1) if self._fine_n < self.learn_frames else alpha
-            self.fine_ratio = (
-                fine_ratio if self.fine_ratio is None else self.fine_ratio + af * (fine_ratio - self.fine_ratio)
-            )
-            self._fine_n += 1
-        if motion is not None:
-            # Track the low envelope: follow drops quickly, rises (rain, wind) only at the slow rate.
-            quiet = float(np.sort(motion, axis=None)[motion.size // 4])
-            if self.noise is None:
-                self.noise = quiet
-            else:
-                self.noise += (max(a, NOISE_DOWN) if quiet < self.noise else a) * (quiet - self.noise)
-        self.frames += 1
-        self._since_edges += 1
-        # Edge ranks move slowly: recompute them while learning, then every few updates.
-        if self.frames <= self.learn_frames or self._since_edges >= 10:
-            self._recompute_edges()
-
-    def tiny_centred(self) -> tuple[F32, F64] | None:
-        """The coarse reference picture, centred per cell, with its norms."""
-        return self._tiny_c
-
-    def _recompute_edges(self) -> None:
-        assert self.grad is not None and self._shape is not None
-        assert self.abs_grad is not None
-        self.edges = _top(self.grad, EDGE_TOP)
-        self.cell_edges = self.edges.sum(axis=1).astype(np.float64)
-        self.strength = (self.abs_grad * self.edges).sum(axis=1) / np.maximum(self.cell_edges, 1.0)
-        self.cell_grad = self.abs_grad.mean(axis=1).astype(np.float64)
-        strength = (self.grad * self.edges).sum(axis=1) / np.maximum(self.cell_edges, 1.0)
-        mean = self.grad.mean(axis=1)
-        self.valid = (strength >= PEAKY * mean) & (mean >= 0.1)
-        h, w = self._shape
-        ch, cw = h // GRID, w // GRID
-        image = np.zeros((h, w), np.uint8)
-        image[: ch * GRID, : cw * GRID] = (
-            self.edges.reshape(GRID, GRID, ch, cw).transpose(0, 2, 1, 3).reshape(ch * GRID, cw * GRID)
-        )
-        self.edge_mask = image
-        h4, w4 = h // 4, w // 4
-        half = cv2.resize(image[: 4 * h4, : 4 * w4], (2 * w4, 2 * h4), interpolation=cv2.INTER_AREA)
-        self.edge_mask_half = (half > 0).astype(np.uint8)
-        self.edge_pixels = (cv2.countNonZero(self.edge_mask), cv2.countNonZero(self.edge_mask_half))
-        # Flat indices of the edges, grouped by cell, for per-cell sums with one `reduceat`.
-        counts = self.edges.sum(axis=1)
-        self.edge_index = np.flatnonzero(self.edges)
-        self.edge_starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.intp)
-        self.edge_counts = counts.astype(np.intp)
-        if self.frames <= self.learn_frames:
-            self.fine_ratio, self._fine_n = None, 0  # the edges moved: measure sharpness afresh
-        self._since_edges = 0
-
-    def to_arrays(self) -> dict[str, npt.NDArray[np.generic]]:
-        """Return the learned state as named arrays (to persist it across restarts)."""
-        if not self.ready or self.grad is None or self.tiny is None or self._shape is None:
-            raise ValueError("nothing learned yet")
-        noise = self.noise if self.noise is not None else -1.0
-        scalars = [self.frames, self.fine_ratio or 0.0, self._fine_n, noise]
-        return {
-            "grad": self.grad,
-            "abs_grad": self.abs_grad if self.abs_grad is not None else self.grad,
-            "tiny": self.tiny,
-            "shape": np.array(self._shape),
-            "scalars": np.array(scalars, dtype=np.float64),
-        }
-
-    @classmethod
-    def from_arrays(cls, arrays: dict[str, npt.NDArray[np.generic]], learn_frames: int = 10) -> Reference:
-        """Rebuild a reference saved with `to_arrays`; raise ValueError if the arrays do not fit together."""
-        ref = cls(learn_frames)
-        try:
-            h, w = (int(v) for v in arrays["shape"])
-            frames, fine, fine_n, noise = (float(v) for v in arrays["scalars"])
-            ref.grad = np.array(arrays["grad"], np.float32)
-            ref.abs_grad = np.array(arrays["abs_grad"], np.float32)
-            ref.tiny = np.array(arrays["tiny"], np.float32)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"not a saved reference: {exc!r}") from exc
-        ch, cw = h // GRID, w // GRID
-        if (
-            ref.grad.shape != (GRID * GRID, ch * cw)
-            or ref.abs_grad.shape != ref.grad.shape
-            or ref.tiny.shape != (GRID * GRID, (ch // 4) * (cw // 4))
-        ):
-            raise ValueError("saved reference arrays do not match its picture size")
-        ref._shape = (h, w)
-        ref.frames, ref._fine_n = max(int(frames), learn_frames), int(fine_n)
-        ref.fine_ratio = fine if fine > 0 else None
-        ref.noise = noise if noise >= 0 else None
-        ref._tiny_c = _centred(ref.tiny)
-        ref._recompute_edges()
-        return ref
-
-
 def fine_ratio(maps: FrameMaps, ref: Reference) -> float | None:
     """Gradient energy at the small scale over that at half the scale, on the reference's edges."""
     if ref.edge_mask is None or ref.edge_mask_half is None or ref.edge_mask.shape != maps.small.shape:
         return None
     coarse = _energy(*maps.half_grad, ref.edge_mask_half, ref.edge_pixels[1])
     return _energy(*maps.grad, ref.edge_mask, ref.edge_pixels[0]) / max(coarse, 1e-3)
+
+
+def _detail(small: U8) -> F32:
+    """Fine detail, cell-major: |picture - its 3x3 mean|, 3x3-smoothed (a one-pixel shake keeps it in place).
+
+    Smooth shading (paint, a hand's fall-off, a defocused blob) has none; edges and texture have it in the
+    same places frame after frame; sensor noise has it in new places every frame."""
+    detail = cv2.blur(cv2.absdiff(small, cv2.blur(small, (3, 3))), (3, 3))
+    return cells(detail).astype(np.float32)
+
+
+def coherence(now: U8, before: U8) -> list[float]:
+    """Per cell, correlation of the fine detail of two frames; 0 where either has (nearly) none."""
+    a, b = _detail(now), _detail(before)
+    n = a.shape[1]
+    sa, qa, dots = row_stats(a, b)
+    sb, qb, _ = row_stats(b)
+    assert dots is not None
+    floor = 0.1 * math.sqrt(n)  # less than ~0.1 grey level of detail: nothing to correlate
+    out = []
+    for i in range(len(dots)):
+        na, nb = spread(sa[i], qa[i], n), spread(sb[i], qb[i], n)
+        ok = na > floor and nb > floor
+        out.append((dots[i] - sa[i] * sb[i] / n) / max(na * nb, 1e-9) if ok else 0.0)
+    return out
+
+
+def _on_edges(mag: I16, ref: Reference) -> tuple[list[float], list[float]]:
+    """Per cell: how many of the reference's edges are among the cell's strongest gradients now, and the
+    mean gradient on them."""
+    cells_n = mag.shape[0]
+    if ref.edge_index.size == 0:
+        return [0.0] * cells_n, [0.0] * cells_n
+    k = min(mag.shape[1] - 1, int(mag.shape[1] * (1 - HIT_TOP)))
+    # A gradient of 0 is no edge, whatever the rank: raising the threshold to 1 says so in the same pass.
+    threshold = np.maximum(np.partition(mag, k, axis=1)[:, k], 1)
+    on = mag.ravel().take(ref.edge_index)
+    present = on >= threshold[ref.edge_cell]
+    hits = np.add.reduceat(present, ref.edge_starts, dtype=np.int64).tolist()
+    total = np.add.reduceat(on, ref.edge_starts, dtype=np.int64).tolist()
+    # reduceat gives an empty group its next element: cells without reference edges count nothing.
+    counts = ref.cell_edges
+    return (
+        [float(h) if c else 0.0 for h, c in zip(hits, counts, strict=True)],
+        [t / c if c else 0.0 for t, c in zip(total, counts, strict=True)],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,16 +325,6 @@ class Features:
         return tuple((name, round(float(getattr(self, name)), 4)) for name in self.__slots__)
 
 
-#: Thresholds that turn the per-cell measures into votes.
-CELL_LOST = 0.45  # fewer than 45 % of a cell's reference edges present (chance level is 25 %)
-CELL_INCOHERENT = 0.3  # fine detail correlating less than this with the previous frame is noise
-CELL_FADED = 0.15  # the reference's edges keep less than 15 % of their contrast: painted or covered over
-GAIN_MIN = 0.25  # coarse contrast below a quarter of the reference's is not a gain change but a cover
-CELL_WEAK = 0.5  # a lost cell with less than half the reference's mean gradient shows no view of its own
-STILL_ABS = 0.05  # grey levels: below this a cell has not changed at all
-STILL_REL = 0.2  # ... or below 20 % of the camera's noise floor
-
-
 @dataclass(frozen=True, slots=True)
 class Measured:
     """Features of one frame plus what the reference learns from it."""
@@ -398,65 +333,62 @@ class Measured:
     fine_ratio: float | None
 
 
-def _on_edges(mag: I16, ref: Reference) -> tuple[F64, F64]:
-    """Per cell: how many of the reference's edges are among the cell's strongest gradients now, and the
-    mean gradient on them."""
-    k = min(mag.shape[1] - 1, int(mag.shape[1] * (1 - HIT_TOP)))
-    threshold = np.partition(mag, k, axis=1)[:, k]
-    if ref.edge_index.size == 0:
-        zeros = np.zeros(mag.shape[0])
-        return zeros, zeros
-    on = mag.ravel().take(ref.edge_index)
-    present = (on >= np.repeat(threshold, ref.edge_counts)) & (on > 0)
-    some = ref.edge_counts > 0  # reduceat gives an empty group its next element: mask those out
-    hits = np.add.reduceat(present, ref.edge_starts, dtype=np.int64) * some
-    total = np.add.reduceat(on, ref.edge_starts, dtype=np.int64) * some
-    return hits.astype(np.float64), total / np.maximum(ref.edge_counts, 1)
-
-
 def compare(seen: Glance, maps: FrameMaps, previous: U8 | None, ref: Reference) -> Measured:
     """Compare one frame's scene with the reference (and its fine detail with the previous frame's)."""
-    overlap = lost = blank = changed = lowfreq = 0.0
-    strength = coherence = sharpness = coarse = 1.0
-    voting = 0
     ratio = fine_ratio(maps, ref)
-    tiny_ref = ref.tiny_centred()
-    if ref.ready and ref.grad is not None and ref.grad.shape == maps.mag.shape and tiny_ref is not None:
-        assert ref.cell_edges is not None and ref.valid is not None and ref.strength is not None
-        valid = ref.valid
-        voting = int(valid.sum())
-        hits, on_edges = _on_edges(maps.mag, ref)
-        cell_strength = on_edges / np.maximum(ref.strength, 1e-3)
-        corr = _corr(maps.tiny, tiny_ref, 1.0 * np.sqrt(maps.tiny[0].shape[1]))
-        if voting:
-            # A cell is lost when its reference edges moved away, or kept (nearly) no contrast.
-            faded = valid & (cell_strength < CELL_FADED)
-            cell_lost = ((hits / np.maximum(ref.cell_edges, 1.0) < CELL_LOST) & valid) | faded
-            # What replaced the scene there: another view has detail of its own, in the same place from one
-            # frame to the next, about as much as any view; a cover or paint has only noise, or hardly any.
-            incoherent = faded
-            if previous is not None and previous.shape == maps.small.shape and cell_lost.any():
-                now, before = detail_cells(maps.small), detail_cells(previous)
-                # A cell with less than ~0.1 grey level of detail has none to correlate.
-                coherent = _corr(now, before, 0.1 * np.sqrt(now[0].shape[1]))
-                coherence = float(coherent[cell_lost].mean())
-                incoherent = coherent < CELL_INCOHERENT
-            weak = maps.cell_grad < CELL_WEAK * ref.cell_grad
-            cell_blank = cell_lost & (incoherent | weak)
-            overlap = float(hits[valid].sum() / ref.cell_edges[valid].sum())
-            lost = float(cell_lost.sum() / voting)
-            blank = float(cell_blank.sum() / voting)
-            changed = float((cell_lost & ~cell_blank).sum() / voting)
-            lowfreq = float(corr[valid].mean())
-            # Edge contrast relative to the coarse contrast: a darker or lower-gain picture lowers both,
-            # blur only the first. (Not for `blank`: a covered cell has lost both.)
-            ratio_coarse = maps.tiny[1] / np.maximum(tiny_ref[1], 1e-6)
-            gain = np.clip(ratio_coarse, GAIN_MIN, 1.0 / GAIN_MIN)
-            strength = float(np.sort((cell_strength / gain)[valid])[voting // 2])
-            coarse = float(np.sort(ratio_coarse[valid])[voting // 2])
-        if ratio is not None and ref.fine_ratio:
-            sharpness = ratio / ref.fine_ratio
-    found = features(seen, overlap, lost, blank, changed, coherence, strength, lowfreq, sharpness, voting, coarse)
+    sharpness = ratio / ref.fine_ratio if ratio is not None and ref.fine_ratio else 1.0
+    # The small image tells uniformity better than the sparse sample: a "no video" screen's caption and
+    # its compression ringing blend into the background when averaged.
+    seen = replace(seen, dominant=maps.dominant)
+    if not ref.ready or ref.tiny_centred is None or not ref.fits(maps.small.shape):
+        return Measured(features(seen, sharpness=sharpness), ratio)
+    valid = ref.valid
+    voting = sum(valid)
+    if not voting:
+        return Measured(features(seen, sharpness=sharpness), ratio)
+    hits, on_edges = _on_edges(maps.mag, ref)
+    n_tiny = maps.tiny.shape[1]
+    dots = np.einsum("ij,ij->i", maps.tiny, ref.tiny_centred, dtype=np.float64).tolist()
+    floor = math.sqrt(n_tiny)  # less than ~1 grey level of coarse contrast: no layout to correlate
+    edges, strength_ref, norms_ref = ref.cell_edges, ref.strength, ref.tiny_norm
+    votes = [i for i, v in enumerate(valid) if v]
+    # A cell is lost when its reference edges moved away, or kept (nearly) no contrast.
+    cell_strength = {i: on_edges[i] / max(strength_ref[i], 1e-3) for i in votes}
+    faded = {i for i in votes if cell_strength[i] < CELL_FADED}
+    lost_cells = [i for i in votes if hits[i] / max(edges[i], 1) < CELL_LOST or i in faded]
+    # What replaced the scene there: another view has detail of its own, in the same place from one frame
+    # to the next, about as much as any view; a cover or paint has only noise, or hardly any.
+    incoherent = faded
+    mean_coherence = 1.0
+    if previous is not None and previous.shape == maps.small.shape and lost_cells:
+        coherent = coherence(maps.small, previous)
+        mean_coherence = sum(coherent[i] for i in lost_cells) / len(lost_cells)
+        incoherent = {i for i in votes if coherent[i] < CELL_INCOHERENT}
+    blank = sum(1 for i in lost_cells if i in incoherent or maps.cell_grad[i] < CELL_WEAK * ref.cell_grad[i])
+    corr, ratio_coarse, gained = [], [], []
+    for i in votes:
+        na, nb = maps.tiny_norm[i], norms_ref[i]
+        corr.append(dots[i] / max(na * nb, 1e-9) if na > floor and nb > floor else 0.0)
+        rc = na / max(nb, 1e-6)
+        ratio_coarse.append(rc)
+        # Edge contrast relative to the coarse contrast: a darker or lower-gain picture lowers both, blur only
+        # the first. Only for a lower contrast: more coarse contrast (a shadow's or a glare's edge, a big
+        # vehicle) adds no fine edges, and is no reason to expect stronger ones. (Not for `blank`: a
+        # covered cell has lost both.)
+        gained.append(cell_strength[i] / min(max(rc, GAIN_MIN), 1.0))
+    found = features(
+        seen,
+        overlap=sum(hits[i] for i in votes) / max(sum(edges[i] for i in votes), 1),
+        lost=len(lost_cells) / voting,
+        blank=blank / voting,
+        changed=(len(lost_cells) - blank) / voting,
+        coherence=mean_coherence,
+        strength=sorted(gained)[voting // 2],
+        lowfreq=sum(corr) / voting,
+        sharpness=sharpness,
+        voting=voting,
+        coarse=sorted(ratio_coarse)[voting // 2],
+    )
     return Measured(found, ratio)
 
 
@@ -497,16 +429,9 @@ def features(
 
 def with_glance(previous: Features, seen: Glance) -> Features:
     """The scene features of an earlier frame with this frame's glance (a frame whose scene was not compared)."""
-    return features(
-        seen,
-        previous.overlap,
-        previous.lost,
-        previous.blank,
-        previous.changed,
-        previous.coherence,
-        previous.strength,
-        previous.lowfreq,
-        previous.sharpness,
-        previous.voting,
-        previous.coarse,
-    )
+    # Positional, in field order: this runs for most frames.
+    p = previous
+    return Features(
+        seen.luma, seen.contrast, seen.chroma, seen.dominant, seen.motion, seen.still, p.overlap, p.lost,
+        p.blank, p.changed, p.coherence, p.strength, p.lowfreq, p.coarse, p.sharpness, p.focus, p.voting,
+    )  # fmt: skip

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 import cv2
 import numpy as np
@@ -148,9 +149,14 @@ def iter_file(path: str, analysis_fps: float, gap_s: float = 1.5) -> Iterator[Fe
             if sampler.due(t):
                 ok, image = cap.retrieve()
                 if ok and image is not None:
-                    yield Sample(t, image, _now_ms())
+                    yield Sample(t, _bgr(image), _now_ms())
     finally:
         cap.release()
+
+
+def _bgr(image: cv2.typing.MatLike) -> npt.NDArray[np.uint8]:
+    """The frame OpenCV's FFmpeg backend decoded (8-bit BGR, as the capture converts it), typed as such."""
+    return cast(npt.NDArray[np.uint8], image)
 
 
 def _now_ms() -> int:
@@ -283,7 +289,7 @@ class FeedWorker:
                     ok, image = cap.retrieve()
                     if ok and image is not None:
                         self.stats.sampled += 1
-                        self._offer(Sample(t, image, _now_ms()))
+                        self._offer(Sample(t, _bgr(image), _now_ms()))
             return got
         finally:
             cap.release()

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 import orjson
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -33,8 +34,8 @@ from core.types import CameraHealth, CameraState
 from ingest.influx import InfluxClient
 from video.analyzer import CameraAnalyzer, Change
 from video.encode import FeedCounters, health_line, health_payload
-from video.features import Reference
 from video.reader import FeedWorker, Sample, Silence
+from video.reference import Reference
 from video.state import Rules
 
 logger = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ class MqttHealthPublisher:
         self._lock = threading.Lock()
         self.connected = threading.Event()
         self.client = mqtt.Client(
-            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
             protocol=mqtt.MQTTv5,
         )
@@ -107,7 +108,7 @@ class MqttHealthPublisher:
             self._send(camera, payload)
 
     def _send(self, camera: str, payload: bytes) -> None:
-        props = Properties(PacketTypes.PUBLISH)
+        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
         props.MessageExpiryInterval = self.settings.expiry_s
         info = self.client.publish(
             topics.camera_health(self.site_id, camera), payload, qos=1, retain=True, properties=props
@@ -317,7 +318,7 @@ class CameraRunner:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.tmp.npz")
-            np.savez_compressed(tmp, **arrays)
+            np.savez_compressed(tmp, allow_pickle=False, **arrays)
             os.replace(tmp, path)
         except OSError as exc:
             logger.warning("camera %s: cannot save reference view: %s", self.camera.id, exc)

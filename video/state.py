@@ -5,10 +5,19 @@ state the camera is already in (hysteresis). A condition becomes the camera's st
 for its hold time, misses shorter than `grace_s` forgiven; a state is left once its condition has been
 absent for `clear_s`. Hold times are what keeps people, vehicles, headlights and rain from raising a
 state: they pass in seconds, tampering stays.
+
+The scene conditions are judged in two steps. The *evidence* must hold for the hold time: the scene is lost
+(its edges gone from a good share of the cells), or its fine detail is (focus low). *What it is* is
+decided by the majority of the run's recent frames: for a lost scene, a cover (`occluded`) or another view
+(`moved`); for lost detail, blur with the coarse picture kept (`defocused`) or not. A dim, rainy view turned
+towards the sky shows some cells of another view and some featureless ones, and frame by frame it may tip
+either way; a vehicle crossing a defocused view changes its coarse picture for a few seconds. In both the
+evidence holds all along, and a flicker of the verdict must not restart the hold.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 from core.types import CameraState
@@ -70,10 +79,33 @@ class Rules:
         }[state]
 
 
+#: Conditions judged by a run of evidence and the majority of its verdicts: a lost scene is a cover or
+#: another view; lost detail is blur (or a passing change of the coarse picture, or a veil).
+LOST_SCENE: tuple[CameraState, ...] = (CameraState.OCCLUDED, CameraState.MOVED)
+LOST_DETAIL: tuple[CameraState, ...] = (CameraState.DEFOCUSED,)
+VOTED = LOST_SCENE + LOST_DETAIL
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """What one frame shows: the conditions it votes for, and the evidence it gives (scene or detail lost)."""
+
+    found: frozenset[CameraState]
+    scene_lost: bool = False  # at the thresholds of the current state (looser if it is occluded or moved)
+    detail_lost: bool = False  # ... (looser if it is defocused)
+    scene_lost_anew: bool = False  # at the thresholds for entering: only such frames vote for a new state
+    detail_lost_anew: bool = False
+
+
 def conditions(f: Features | None, current: CameraState | None, rules: Rules) -> frozenset[CameraState]:
     """Return the tamper conditions one frame shows (None: no frame); `current` gets the stay thresholds."""
+    return assess(f, current, rules).found
+
+
+def assess(f: Features | None, current: CameraState | None, rules: Rules) -> Assessment:
+    """Judge one frame (None: no frame); `current` gets the stay thresholds."""
     if f is None:
-        return frozenset({CameraState.VIDEO_LOSS})
+        return Assessment(frozenset({CameraState.VIDEO_LOSS}))
 
     def enter_or_stay(state: CameraState, enter: float, stay: float) -> float:
         return stay if current is state else enter
@@ -85,9 +117,9 @@ def conditions(f: Features | None, current: CameraState | None, rules: Rules) ->
     if f.still >= enter_or_stay(CameraState.FROZEN, rules.still_enter, rules.still_stay):
         found.add(CameraState.FROZEN)
     if not f.voting:
-        return frozenset(found)
+        return Assessment(frozenset(found))
     coarse_kept = f.lowfreq >= rules.blur_lowfreq and f.coarse >= rules.blur_coarse
-    sticky = current in (CameraState.OCCLUDED, CameraState.MOVED)
+    sticky = current in LOST_SCENE
     scene_lost = f.lost >= (rules.lost_stay if sticky else rules.lost_enter)
     # Moved: a good share of the cells show another coherent, textured view, and either the coarse layout
     # changed too or the new view clearly outweighs the washed-out cells.
@@ -99,9 +131,11 @@ def conditions(f: Features | None, current: CameraState | None, rules: Rules) ->
         found.add(CameraState.MOVED)
     elif scene_lost and not blurred:
         found.add(CameraState.OCCLUDED)
-    if coarse_kept and f.focus <= enter_or_stay(CameraState.DEFOCUSED, rules.focus_enter, rules.focus_stay):
+    detail_lost = f.focus <= enter_or_stay(CameraState.DEFOCUSED, rules.focus_enter, rules.focus_stay)
+    if coarse_kept and detail_lost:
         found.add(CameraState.DEFOCUSED)
-    return frozenset(found)
+    anew = (f.lost >= rules.lost_enter, f.focus <= rules.focus_enter)
+    return Assessment(frozenset(found), scene_lost, detail_lost, *anew)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +155,15 @@ class _Run:
     last: float
 
 
+@dataclass(slots=True)
+class _VotedRun:
+    """A run of evidence, and what each of its recent frames took it for."""
+
+    start: float
+    last: float
+    recent: deque[tuple[float, CameraState | None]] = field(default_factory=deque)
+
+
 @dataclass
 class HealthMachine:
     """Turn per-frame conditions into a debounced camera state."""
@@ -128,17 +171,19 @@ class HealthMachine:
     rules: Rules = field(default_factory=Rules)
     state: CameraState | None = None
     since: float | None = None
-    _runs: dict[CameraState, _Run] = field(default_factory=dict)
+    _runs: dict[CameraState, _Run] = field(default_factory=dict)  # video_loss, frozen
+    _voted: dict[tuple[CameraState, ...], _VotedRun] = field(default_factory=dict)  # LOST_SCENE, LOST_DETAIL
     _seen: dict[CameraState, float] = field(default_factory=dict)  # last time each condition held
 
     @property
     def quiet(self) -> bool:
         """True when ok and no condition is building up (safe to learn the reference from this frame)."""
-        return self.state is CameraState.OK and not self._runs
+        return self.state is CameraState.OK and not self._runs and not self._voted
 
     def reset(self, t: float, reason: str) -> Transition | None:
         """Forget all evidence and return to ok (operator re-baseline); return the change, if any."""
         self._runs.clear()
+        self._voted.clear()
         self._seen.clear()
         if self.state is CameraState.OK:
             return None
@@ -147,8 +192,14 @@ class HealthMachine:
 
     def step(self, t: float, features: Features | None) -> Transition | None:
         """Take one analysed frame (None: no frame) at media time `t`; return the change it causes, if any."""
-        found = conditions(features, self.state, self.rules)
+        judged = assess(features, self.state, self.rules)
+        found = judged.found
+        quiet = not (found or judged.scene_lost or judged.detail_lost or self._runs or self._voted)
+        if quiet and self.state is CameraState.OK:
+            return None  # all quiet (most frames): nothing to follow
         for state in PRIORITY:
+            if state in VOTED:
+                continue
             run = self._runs.get(state)
             if state in found:
                 self._seen[state] = t
@@ -158,6 +209,10 @@ class HealthMachine:
                     run.last = t
             elif run is not None and t - run.last > self.rules.grace_s:
                 del self._runs[state]
+        # A loss screen (or no frame) shows no scene at all: it is no evidence of what replaced it.
+        screen = CameraState.VIDEO_LOSS in found
+        self._vote(t, LOST_SCENE, not screen and judged.scene_lost, judged.scene_lost_anew, found)
+        self._vote(t, LOST_DETAIL, not screen and judged.detail_lost, judged.detail_lost_anew, found)
         if self.state is None:
             # Nothing seen yet: a first frame says the camera works, a first gap says it does not.
             first = CameraState.OK if features is not None else CameraState.VIDEO_LOSS
@@ -167,11 +222,57 @@ class HealthMachine:
         if target is self.state:
             return None
         previous, self.state, self.since = self.state, target, t
-        return Transition(t, target, previous, features, _reason(target, previous, t, self._runs.get(target)))
+        return Transition(t, target, previous, features, _reason(target, previous, t, self._start(target)))
+
+    def _vote(
+        self, t: float, group: tuple[CameraState, ...], evidence: bool, anew: bool, found: frozenset[CameraState]
+    ) -> None:
+        run = self._voted.get(group)
+        if not evidence:
+            if run is not None and t - run.last > self.rules.grace_s:
+                del self._voted[group]
+            return
+        if run is None:
+            run = self._voted[group] = _VotedRun(t, t)
+        run.last = t
+        # Evidence that only holds at the looser thresholds of the current state keeps that state, and votes
+        # for nothing new (a camera turned back whose view is not quite the learned one is no cover).
+        run.recent.append((t, next((s for s in group if s in found), None) if anew else None))
+        # The verdict is the majority of the last few seconds: long enough to outvote a flicker, short enough
+        # to follow a real change (a cover taken off a camera that was also turned).
+        window = max(self.rules.hold(s) for s in VOTED)
+        while run.recent[0][0] < t - window - 1e-9:
+            run.recent.popleft()
+        # Blur is the only verdict on lost detail: a defocused camera stays so while its detail is gone.
+        for state in group:
+            if state in found or (state is self.state and len(group) == 1):
+                self._seen[state] = t
+
+    def _leader(self, t: float, state: CameraState) -> bool:
+        """True if the recent frames of `state`'s run of evidence, alive now, take it for `state` by a majority."""
+        run = next((r for g, r in self._voted.items() if state in g), None)
+        if run is None or run.last != t:
+            return False
+        return 2 * sum(1 for _, v in run.recent if v is state) > len(run.recent)
+
+    def _start(self, state: CameraState) -> float | None:
+        run = next((r for g, r in self._voted.items() if state in g), None) if state in VOTED else None
+        plain = self._runs.get(state)
+        return run.start if run is not None else plain.start if plain is not None else None
 
     def _mature(self, state: CameraState, t: float, found: frozenset[CameraState]) -> bool:
+        hold = self.rules.hold(state) - 1e-9
+        if state in VOTED:
+            start = self._start(state)
+            return start is not None and t - start >= hold and self._leader(t, state)
         run = self._runs.get(state)
-        return state in found and run is not None and run.last - run.start >= self.rules.hold(state) - 1e-9
+        return state in found and run is not None and run.last - run.start >= hold
+
+    def _building(self, current: CameraState, t: float, found: frozenset[CameraState]) -> bool:
+        """True if a condition other than `current` is building up (leaving `current` waits for it)."""
+        if any(state is not current and state in found for state in self._runs):
+            return True
+        return any(state is not current and self._leader(t, state) for state in VOTED)
 
     def _target(self, t: float, found: frozenset[CameraState]) -> CameraState:
         current = self.state
@@ -188,13 +289,13 @@ class HealthMachine:
         for state in PRIORITY:
             if state is not current and self._mature(state, t, found):
                 return state
-        if any(state is not current and state in found for state in self._runs):
+        if self._building(current, t, found):
             return current  # another condition is building up: do not flash ok in between
         return CameraState.OK
 
 
-def _reason(target: CameraState, previous: CameraState | None, t: float, run: _Run | None) -> str:
+def _reason(target: CameraState, previous: CameraState | None, t: float, start: float | None) -> str:
     if target is CameraState.OK:
         return f"{previous.value if previous else 'state'} cleared"
-    held = t - run.start if run else 0.0
+    held = t - start if start is not None else 0.0
     return f"{target.value} held {held:.1f} s"

@@ -99,3 +99,17 @@ def test_a_new_picture_size_is_learned_afresh() -> None:
     analyzer.frame(10.5, cropped)
     assert analyzer.reference is not None and not analyzer.reference.ready
     assert analyzer.state is CameraState.OK
+
+
+def test_a_quiet_camera_is_glanced_at_and_compared_now_and_then() -> None:
+    # The costly look (the whole frame reduced and compared with the reference) every frame while the
+    # view is learned, then every 6 s while all is quiet; a sudden cover is looked at in the same frame.
+    scene = Scene(seed=15, fps=2.0, nuisances=("people",), tampers=(Tamper("cover", 90.0),))
+    analyzer = CameraAnalyzer("c1")
+    counts = {}
+    for t, frame in scene.frames(91.0):
+        analyzer.frame(t, frame)
+        counts[t] = analyzer.compared
+    assert counts[19.5] == 40  # learning: every frame
+    assert counts[89.5] - counts[29.5] <= 15  # 120 quiet frames, ~10 looked at closely
+    assert counts[90.0] == counts[89.5] + 1  # the cover: compared at once

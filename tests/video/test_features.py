@@ -8,40 +8,80 @@ import pytest
 
 from tests.video.synth import Scene, Tamper
 from video.features import (
-    Reference,
+    PEEK_SIZE,
+    Features,
     cell_means,
     cells,
     compare,
     frame_maps,
     glance,
-    prepare,
+    inspect,
+    small_grey,
     working_size,
 )
+from video.reference import Reference
 
 
 @pytest.mark.parametrize(
     ("size", "small"),
     [((640, 360), (160, 90)), ((1920, 1080), (160, 90)), ((320, 240), (160, 120)), ((704, 576), (160, 131))],
 )
-def test_prepare_reduces_any_size_to_160_wide(size: tuple[int, int], small: tuple[int, int]) -> None:
+def test_small_grey_reduces_any_size_to_160_wide(size: tuple[int, int], small: tuple[int, int]) -> None:
     image = np.random.default_rng(0).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
-    views = prepare(image)
-    assert views.small.shape == (small[1], small[0]) and views.small.dtype == np.uint8
+    reduced = small_grey(image)
+    assert reduced.shape == (small[1], small[0]) and reduced.dtype == np.uint8
     assert working_size(*size) == small
+    assert glance(image, None, None).sample.shape == (PEEK_SIZE[1], PEEK_SIZE[0])
 
 
-def test_prepare_chroma_tells_ir_from_colour() -> None:
+def test_small_grey_is_the_area_mean_of_the_luma() -> None:
+    image = np.random.default_rng(2).integers(0, 255, (360, 640, 3), dtype=np.uint8)
+    luma = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    exact = cv2.resize(luma, (160, 90), interpolation=cv2.INTER_AREA)
+    assert np.abs(small_grey(image).astype(np.float32) - exact).max() <= 1.5
+
+
+def test_inspect_chroma_tells_ir_from_colour() -> None:
     grey = np.repeat(np.random.default_rng(1).integers(0, 255, (360, 640, 1), dtype=np.uint8), 3, axis=2)
-    assert prepare(grey).chroma < 0.5
-    assert prepare(grey[:, :, 0]).chroma == 0.0
+    assert inspect(glance(grey, None, None)).chroma < 0.5
+    assert inspect(glance(grey[:, :, 0], None, None)).chroma == 0.0
     colour = grey.copy()
     colour[:, :, 2] = np.clip(colour[:, :, 2].astype(int) + 60, 0, 255)
-    assert prepare(colour).chroma > 10
+    assert inspect(glance(colour, None, None)).chroma > 10
 
 
-def test_prepare_refuses_empty_frames() -> None:
+def test_glance_measures_the_sample_and_inspect_completes_it() -> None:
+    image = np.random.default_rng(3).integers(0, 255, (360, 640, 3), dtype=np.uint8)
+    seen = glance(image, None, None)
+    sample = cv2.resize(image, PEEK_SIZE, interpolation=cv2.INTER_NEAREST_EXACT)
+    ycc = cv2.cvtColor(sample, cv2.COLOR_BGR2YCrCb).astype(np.float64)
+    assert seen.luma == pytest.approx(ycc[:, :, 0].mean(), abs=0.01)
+    assert not seen.inspected and seen.chroma == 0.0
+    full = inspect(seen)
+    assert full.inspected and full.contrast == pytest.approx(ycc[:, :, 0].std(), abs=0.01)
+    assert full.chroma == pytest.approx(np.abs(ycc[:, :, 1:] - 128).sum(axis=2).mean(), abs=0.01)
+    # Not inspected, a glance carries the previous one's contrast, colourfulness and uniformity.
+    later = glance(image, full, None)
+    assert (later.contrast, later.chroma, later.dominant) == (full.contrast, full.chroma, full.dominant)
+    assert not later.inspected
+
+
+def test_glance_tells_a_change_of_light_from_a_change_of_structure() -> None:
+    rng = np.random.default_rng(4)
+    image = rng.integers(40, 200, (360, 640, 3), dtype=np.uint8)
+    first = glance(image, None, None)
+    brighter = glance(np.clip(image.astype(int) + 30, 0, 255).astype(np.uint8), first, None)
+    blurred = glance(cv2.GaussianBlur(image, (0, 0), 3.0), first, None)
+    assert brighter.motion_cells is not None and brighter.reshaped is not None and blurred.reshaped is not None
+    assert min(brighter.motion_cells) > 25 and max(brighter.reshaped) < 1.0
+    assert min(blurred.reshaped) > 10
+
+
+def test_empty_frames_are_refused() -> None:
     with pytest.raises(ValueError):
         working_size(0, 10)
+    with pytest.raises(ValueError):
+        glance(np.zeros((0, 10, 3), np.uint8), None, None)
 
 
 def test_cells_and_cell_means_agree() -> None:
@@ -54,12 +94,13 @@ def learned(frames: list[np.ndarray]) -> Reference:
     ref = Reference(learn_frames=len(frames))
     previous = None
     for frame in frames:
-        views = prepare(frame)
-        seen = glance(views, previous, ref)
-        maps = frame_maps(views.small)
-        measured = compare(seen, maps, previous, ref)
-        ref.update(maps, 0.0, seen.motion_cells, measured.fine_ratio)
-        previous = views.small
+        seen = glance(frame, previous, ref.noise)
+        maps = frame_maps(small_grey(frame))
+        measured = compare(seen, maps, None, ref)
+        ref.update(maps, 0.0, measured.fine_ratio)
+        if seen.motion_cells is not None:
+            ref.track_noise(seen.motion_cells, 0.1, 0.1, 0.1)
+        previous = seen
     assert ref.ready
     return ref
 
@@ -74,11 +115,9 @@ def reference(scene: Scene) -> Reference:
     return learned([scene.frame(i / 2) for i in range(12)])
 
 
-def measure(ref: Reference, frame: np.ndarray, previous: np.ndarray):  # type: ignore[no-untyped-def]
-    before = prepare(previous).small
-    views = prepare(frame)
-    seen = glance(views, before, ref)
-    return compare(seen, frame_maps(views.small), before, ref).features
+def measure(ref: Reference, frame: np.ndarray, previous: np.ndarray) -> Features:
+    seen = glance(frame, glance(previous, None, None), ref.noise)
+    return compare(seen, frame_maps(small_grey(frame)), small_grey(previous), ref).features
 
 
 def test_same_scene_matches_its_reference(scene: Scene, reference: Reference) -> None:
@@ -123,6 +162,10 @@ def test_uniform_picture_is_dominant(reference: Reference) -> None:
     black = np.full((360, 640, 3), 3, np.uint8)
     f = measure(reference, black, black)
     assert f.dominant == 1.0 and f.luma < 5
+    caption = np.full((360, 640, 3), (160, 40, 0), np.uint8)
+    cv2.putText(caption, "NO VIDEO", (200, 190), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (255, 255, 255), 3)
+    assert inspect(glance(caption, None, None)).dominant >= 0.9
+    assert measure(reference, caption, caption).dominant >= 0.95
 
 
 def test_reference_survives_a_round_trip(scene: Scene, reference: Reference) -> None:
