@@ -181,9 +181,14 @@ class Hold(_Model):
 
 
 def _flap_by_kind() -> dict[AlertKind, Hold]:
-    # A broker restart publishes every gateway's Last Will; the gateways are back within seconds, so a
-    # status-only "offline" must last half a minute before it is an alert (silence has its own threshold).
-    return {"blind_spot": Hold(clear_hold_s=30.0), "gateway_offline": Hold(open_hold_s=30.0)}
+    # A broker restart publishes every client's Last Will, and the clients are back within seconds: a
+    # status-only "offline" must last a while before it is an alert (the alert screen shows a stale
+    # coverage report at once all the same). Silence has its own thresholds.
+    return {
+        "blind_spot": Hold(clear_hold_s=30.0),
+        "gateway_offline": Hold(open_hold_s=30.0),
+        "coverage_monitor_down": Hold(open_hold_s=15.0),
+    }
 
 
 class FlapRules(_Model):

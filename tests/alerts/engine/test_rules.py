@@ -380,7 +380,7 @@ def test_coverage_monitor_down_is_raised_and_cleared(tmp_path: Path) -> None:
     from alerts.coverage.liveness import MonitorStatus, status_to_json
     from alerts.engine.service import AlertService
 
-    site = perimeter_site("live1", alerts={"flap": {"default": {"clear_hold_s": 0}}})
+    site = perimeter_site("live1", alerts={"flap": {"default": {"clear_hold_s": 0}, "by_kind": {}}})
     clock = FakeClock(1_700_000_000_000)
     store = AlertStore(tmp_path / "a.db")
     service = AlertService(site, store, clock=clock)
