@@ -58,10 +58,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-every", type=float, default=10.0, help="seconds between camera_health points")
     p.add_argument("--state-dir", default=os.environ.get("VIGIL_STATE_DIR", "var/video"))
     p.add_argument("--http-host", "--metrics-host", default=os.environ.get("VIGIL_METRICS_HOST", "127.0.0.1"))
+    p.add_argument(
+        "--public-url",
+        default=os.environ.get("VIGIL_VIDEO_PUBLIC_URL"),
+        help="base URL browsers reach the HTTP server at, for snapshot links (default: from --http-host/port)",
+    )
     p.add_argument("--http-port", type=int, default=int(os.environ.get("VIGIL_VIDEO_HTTP_PORT", "9103")))
     p.add_argument("--summary-every", type=float, default=30.0, help="seconds between summary lines")
     add_log_args(p)
     return p
+
+
+def _public_url(args: argparse.Namespace) -> str | None:
+    """Base of the snapshot links: --public-url, else the HTTP server's own address (a wildcard bind is
+    reached at the loopback address)."""
+    if not args.http_port:
+        return None
+    if args.public_url:
+        return str(args.public_url).rstrip("/")
+    host = "127.0.0.1" if args.http_host in ("0.0.0.0", "::", "") else args.http_host
+    return f"http://{host}:{args.http_port}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -81,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     if not cameras:
         raise SystemExit(f"{args.site}: no cameras to analyse")
     state = Path(args.state_dir)
-    base_url = f"http://{args.http_host}:{args.http_port}" if args.http_port else None
+    base_url = _public_url(args)
     snapshots = SnapshotStore(state / "snapshots", base_url=base_url)
     publisher = MqttHealthPublisher(
         BrokerSettings(

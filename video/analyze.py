@@ -142,7 +142,7 @@ def run(
                 snapshots.mkdir(parents=True, exist_ok=True)
                 cv2.imwrite(str(snapshots / f"{camera}_{change.t:09.2f}_{change.state.value}.jpg"), change.image)
     except FeedUnavailable as exc:
-        logger.error("camera %s: %s", camera, exc)
+        logger.error("camera %s: %s", camera, exc, extra={"camera": camera})
         if not seen:
             emit(orjson.dumps({"camera": camera, "t": 0.0, "state": CameraState.VIDEO_LOSS.value}))
         return 2

@@ -247,11 +247,11 @@ class FeedWorker:
             try:
                 got = self._read_once(sampler)
             except FeedUnavailable as exc:
-                logger.warning("camera %s: %s", self.camera, exc)
+                logger.warning("camera %s: %s", self.camera, exc, extra={"camera": self.camera})
                 self._gap(str(exc))
                 got = 0
             except Exception:  # a thread loop must survive anything one source does
-                logger.exception("camera %s: reader failed", self.camera)
+                logger.exception("camera %s: reader failed", self.camera, extra={"camera": self.camera})
                 self._gap("reader error")
                 got = 0
             if self._stop.is_set():
@@ -259,7 +259,7 @@ class FeedWorker:
             attempt = 0 if got else attempt + 1
             self.stats.reconnects += 1
             delay = self.backoff.delay(attempt)
-            logger.info("camera %s: reconnecting in %.1f s", self.camera, delay)
+            logger.info("camera %s: reconnecting in %.1f s", self.camera, delay, extra={"camera": self.camera})
             self._stop.wait(delay)
 
     def _read_once(self, sampler: Sampler) -> int:
@@ -269,7 +269,7 @@ class FeedWorker:
         fps = cap.get(cv2.CAP_PROP_FPS)
         pace = 1.0 / fps if self.realtime_files and not stream and 0 < fps < 1000 else 0.0
         got = 0
-        logger.info("camera %s: connected to %s", self.camera, _redact(self.source))
+        logger.info("camera %s: connected to %s", self.camera, _redact(self.source), extra={"camera": self.camera})
         try:
             started = self.clock()
             while not self._stop.is_set():

@@ -114,7 +114,12 @@ class MqttHealthPublisher:
             topics.camera_health(self.site_id, camera), payload, qos=1, retain=True, properties=props
         )
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            logger.warning("camera %s: health publish failed (rc %s), kept for the reconnect", camera, info.rc)
+            logger.warning(
+                "camera %s: health publish failed (rc %s), kept for the reconnect",
+                camera,
+                info.rc,
+                extra={"camera": camera},
+            )
 
     def _on_connect(self, client: mqtt.Client, userdata: object, flags: object, reason: object, props: object) -> None:
         if getattr(reason, "is_failure", False):
@@ -152,7 +157,7 @@ class SnapshotStore:
         name = f"{stamp}Z-{change.state.value}.jpg"
         ok, jpeg = cv2.imencode(".jpg", change.image, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
         if not ok:
-            logger.warning("camera %s: cannot encode snapshot", change.camera)
+            logger.warning("camera %s: cannot encode snapshot", change.camera, extra={"camera": change.camera})
             return None
         _atomic_write(folder / name, jpeg.tobytes())
         evidence = {
@@ -268,7 +273,7 @@ class CameraRunner:
                     self._rebaseline.clear()
                     change = self.analyzer.rebaseline(now)
                     self._delete_reference()
-                    logger.info("camera %s: re-baselined by operator", self.camera.id)
+                    logger.info("camera %s: re-baselined by operator", self.camera.id, extra={"camera": self.camera.id})
                 elif isinstance(item, Sample):
                     change = self.analyzer.frame(item.t, item.image)
                     self.analysed += 1
@@ -283,7 +288,7 @@ class CameraRunner:
                     last_saved = time.monotonic()
                     self._save_reference()
             except Exception:  # one camera's failure must not end its loop
-                logger.exception("camera %s: analysis failed", self.camera.id)
+                logger.exception("camera %s: analysis failed", self.camera.id, extra={"camera": self.camera.id})
                 self._stop.wait(1.0)
 
     def _report(self, change: Change, wall_ms: int) -> None:
@@ -297,7 +302,13 @@ class CameraRunner:
             snapshot=snapshot,
         )
         log = logger.info if change.state is CameraState.OK else logger.warning
-        log("camera %s: %s (%s)", self.camera.id, change.state.value, change.transition.reason)
+        log(
+            "camera %s: %s (%s)",
+            self.camera.id,
+            change.state.value,
+            change.transition.reason,
+            extra={"camera": self.camera.id},
+        )
         self.sink.publish(self.health)
 
     def _reference_path(self) -> Path | None:
@@ -321,7 +332,9 @@ class CameraRunner:
             np.savez_compressed(tmp, allow_pickle=False, **arrays)
             os.replace(tmp, path)
         except OSError as exc:
-            logger.warning("camera %s: cannot save reference view: %s", self.camera.id, exc)
+            logger.warning(
+                "camera %s: cannot save reference view: %s", self.camera.id, exc, extra={"camera": self.camera.id}
+            )
 
     def _load_reference(self) -> None:
         path = self._reference_path()
@@ -336,10 +349,22 @@ class CameraRunner:
                     modes.setdefault(mode, {})[name] = data[key]
             for mode, arrays in modes.items():
                 self.analyzer.references[mode] = Reference.from_arrays(arrays, learn)
-            logger.info("camera %s: reference views %s loaded from %s", self.camera.id, sorted(modes), path)
+            logger.info(
+                "camera %s: reference views %s loaded from %s",
+                self.camera.id,
+                sorted(modes),
+                path,
+                extra={"camera": self.camera.id},
+            )
         except (OSError, ValueError) as exc:
             self.analyzer.references.clear()
-            logger.warning("camera %s: ignoring saved reference %s: %s", self.camera.id, path, exc)
+            logger.warning(
+                "camera %s: ignoring saved reference %s: %s",
+                self.camera.id,
+                path,
+                exc,
+                extra={"camera": self.camera.id},
+            )
 
     def _delete_reference(self) -> None:
         path = self._reference_path()

@@ -129,7 +129,12 @@ class CoverageMonitor:
                 if first:
                     self._unknown_logged.add(camera)
             if first:
-                logger.warning("coverage %s: health of camera %s, which is not in the site file", self.site_id, camera)
+                logger.warning(
+                    "coverage %s: health of camera %s, which is not in the site file",
+                    self.site_id,
+                    camera,
+                    extra={"camera": camera},
+                )
             return False
         with self._lock:
             was_ok = self._states.get(camera) is CameraState.OK
@@ -138,7 +143,9 @@ class CoverageMonitor:
             if changed:
                 self.counts["changes"] += 1
         if changed:
-            logger.info("coverage %s: camera %s is now %s", self.site_id, camera, state or "unknown")
+            logger.info(
+                "coverage %s: camera %s is now %s", self.site_id, camera, state or "unknown", extra={"camera": camera}
+            )
             self._dirty.set()
         return changed
 
@@ -146,7 +153,14 @@ class CoverageMonitor:
         with self._lock:
             self.counts["rejected"] += 1
         self.rejections.append(RejectedHealth(topic, payload[:512], reason, int(self._clock() * 1000)))
-        logger.warning("coverage %s: bad health message on %s (%s): %r", self.site_id, topic, reason, payload[:200])
+        logger.warning(
+            "coverage %s: bad health message on %s (%s): %r",
+            self.site_id,
+            topic,
+            reason,
+            payload[:200],
+            extra={"topic": topic},
+        )
 
     def recompute(self, force: bool = False) -> CoverageReport | None:
         """Compute, publish and hand out a report if the healthy set changed (or `force`); return it."""

@@ -168,7 +168,15 @@ class AlertService:
                 self.apply(self.gateways.evaluate(self.clock())[:1])
         except ValueError as exc:
             self.metrics.rejected.labels(kind).inc()
-            logger.warning("alerts %s: refused %s message on %s (%s): %r", site, kind, topic, exc, payload[:200])
+            logger.warning(
+                "alerts %s: refused %s message on %s (%s): %r",
+                site,
+                kind,
+                topic,
+                exc,
+                payload[:200],
+                extra={"topic": topic},
+            )
 
     def _on_coverage(self, payload: bytes) -> None:
         if not payload:

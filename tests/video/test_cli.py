@@ -102,3 +102,16 @@ def test_score_counts_detections_false_changes_and_wrong_states() -> None:
     assert [(o.type, o.latency_s, o.first_state) for o in result.outcomes] == [("covered", 6.0, CameraState.DEFOCUSED)]
     assert result.false_changes == [(20.0, CameraState.MOVED), (90.0, CameraState.FROZEN)]
     assert result.wrong_states == [(33.0, CameraState.DEFOCUSED, "covered")]
+
+
+def test_snapshot_links_use_the_public_url_else_a_reachable_address() -> None:
+    from video.__main__ import _public_url, build_parser
+
+    def url(*argv: str) -> str | None:
+        return _public_url(build_parser().parse_args(["--site", "s.yaml", *argv]))
+
+    assert url("--http-port", "9103") == "http://127.0.0.1:9103"
+    assert url("--http-port", "9103", "--metrics-host", "0.0.0.0") == "http://127.0.0.1:9103"
+    assert url("--http-port", "9103", "--http-host", "10.0.0.5") == "http://10.0.0.5:9103"
+    assert url("--http-port", "9103", "--public-url", "https://nvr.example/video/") == "https://nvr.example/video"
+    assert url("--http-port", "0") is None

@@ -101,3 +101,23 @@ def test_worker_drops_and_counts_when_analysis_lags(sim_server) -> None:  # type
         assert worker.stats.sampled >= worker.stats.dropped + 2
     finally:
         worker.stop(timeout=5.0)
+
+
+def test_worker_log_lines_carry_the_camera(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A source that cannot be opened is logged with the camera as a field (the JSON log format shows it)."""
+    import json
+    import logging
+
+    from core.logs import JsonFormatter
+
+    worker = FeedWorker("cam-x", str(tmp_path / "missing.mp4"), 2.0, backoff=Backoff(base_s=0.05, cap_s=0.1))
+    with caplog.at_level(logging.INFO, logger="video.reader"):
+        worker.start()
+        deadline = time.monotonic() + 5
+        while not caplog.records and time.monotonic() < deadline:
+            time.sleep(0.02)
+        worker.stop(timeout=5)
+    record = caplog.records[0]
+    assert getattr(record, "camera", None) == "cam-x"
+    line = json.loads(JsonFormatter("video").format(record))
+    assert line["camera"] == "cam-x" and line["service"] == "video" and "cam-x" in line["message"]
