@@ -167,10 +167,13 @@ class Soak:
         plan.append((t_kill, "collector kill -9", lambda: self._kill(collector)))
         plan.append((t_kill + 2.0, "collector start", lambda: self._start(collector)))
         kinds = [kind for kind, targets in self.targets.items() if targets]
+        # An event must end, and so be alerted (holds are shorter than the failures), while the run watches.
+        lasts = {"camera": a.camera_fail_s, "gateway": a.gateway_off_s}
         t, n = a.warmup + a.event_every / 2, 0
         while kinds and t + 10 < duration:
             kind = kinds[n % len(kinds)]
-            plan.append((t, f"{kind} failure", functools.partial(self._event, kind)))
+            if t + lasts[kind] + 5 < duration:
+                plan.append((t, f"{kind} failure", functools.partial(self._event, kind)))
             t, n = t + a.event_every, n + 1
         return sorted(plan, key=lambda p: p[0])
 
