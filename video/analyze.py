@@ -90,7 +90,7 @@ def analyze_stream(
     analyzer = CameraAnalyzer(camera, rules)
     worker = FeedWorker(camera, url, fps, read_timeout_s=min(5.0, give_up_s))
     stop = stop or threading.Event()
-    silence = Silence(stall_s)
+    silence = Silence(stall_s, first_s=worker.open_timeout_s + stall_s)
     worker.start()
     try:
         while not stop.is_set():

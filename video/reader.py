@@ -297,19 +297,29 @@ class FeedWorker:
 
 @dataclass
 class Silence:
-    """When a live feed's silence means missing frames: after a Gap, or `stall_s` without a sample."""
+    """When a live feed's silence means missing frames: after a Gap, or `stall_s` without a sample.
+
+    Before the feed has said anything (no sample, no gap) silence is the connection still opening, not a
+    missing frame, for up to `first_s` (the open timeout: a camera that cannot be reached gives a Gap
+    sooner). Without this, cameras opened one after another at start-up were called `video_loss` for the
+    seconds they waited their turn.
+    """
 
     stall_s: float = 2.0
+    first_s: float = 0.0
     last_sample: float = 0.0
     gap: bool = False
+    heard: bool = False
 
     def observe(self, item: FeedItem | None) -> None:
         """Note what the queue gave (None: nothing within the wait)."""
         if isinstance(item, Sample):
-            self.last_sample, self.gap = item.t, False
+            self.last_sample, self.gap, self.heard = item.t, False, True
         elif isinstance(item, Gap):
-            self.gap = True
+            self.gap = self.heard = True
 
     def missing(self, now: float) -> bool:
         """True if a frame is missing at media time `now`: call the analyzer's `no_frame`."""
+        if not self.heard and now < self.first_s:
+            return False
         return self.gap or now - self.last_sample >= self.stall_s

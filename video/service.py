@@ -260,7 +260,7 @@ class CameraRunner:
 
     def _loop(self) -> None:
         period = 1.0 / self.camera.analysis_fps
-        silence = Silence(self.settings.stall_s)
+        silence = Silence(self.settings.stall_s, first_s=self.worker.open_timeout_s + self.settings.stall_s)
         last_saved = time.monotonic()
         while not self._stop.is_set():
             try:

@@ -65,6 +65,17 @@ def test_silence_means_missing_frames() -> None:
     assert silence.missing(11.0)
 
 
+def test_silence_while_the_first_connection_opens_is_not_missing_frames() -> None:
+    silence = Silence(stall_s=2.0, first_s=12.0)
+    silence.observe(None)
+    assert not silence.missing(5.0) and silence.missing(12.0)  # never heard of by the open timeout
+    silence.observe(Sample(6.0, np.zeros((4, 4, 3), np.uint8), 0))
+    assert not silence.missing(7.0) and silence.missing(8.0)  # from the first sample on: stall_s
+    late = Silence(stall_s=2.0, first_s=12.0)
+    late.observe(Gap(3.0, 0, "connection refused"))
+    assert late.missing(3.0)  # a camera that cannot be reached is reported at its first failure
+
+
 def _wait_for(worker: FeedWorker, kind: type, timeout: float) -> object:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -32,13 +32,14 @@ def coverage_monitor_rule(
 ) -> RuleOutput:
     """One condition while the coverage report is stale.
 
-    Offline (the Last Will, a clean stop) counts at once; silence and no status only once `settled`: a live
-    status has been heard since (re)subscribing, or `GRACE_S` has passed.
+    Nothing is judged until `settled`: a live status has been heard since (re)subscribing (a Last Will
+    delivered live is one), or `GRACE_S` has passed. A retained "offline" found on subscribing is most often
+    the previous run's clean stop or a broker restart's will, and the monitor says "online" within seconds.
     """
     key = f"{SCOPE}:{site.site.id}"
     if not coverage_expected(site) or not verdict.stale:
         return RuleOutput(SCOPE)
-    if verdict.reason != "offline" and not settled:
+    if not settled:
         return RuleOutput(SCOPE, (), (key,))  # just (re)subscribed: the monitor may not have beaten yet
     tz = site.tz
 

@@ -426,6 +426,38 @@ def test_coverage_monitor_down_is_raised_and_cleared(tmp_path: Path) -> None:
     store.close()
 
 
+def test_a_retained_offline_found_on_subscribing_waits_for_the_monitor(tmp_path: Path) -> None:
+    """The previous run's clean stop (or a broker restart's will) is retained: no alert while the monitor
+    comes back within the grace; one if it does not."""
+    from alerts.coverage.liveness import MonitorStatus, status_to_json
+    from alerts.engine.service import AlertService
+
+    site = perimeter_site("live3", alerts={"flap": {"default": {"clear_hold_s": 0}, "by_kind": {}}})
+    clock = FakeClock(1_700_000_000_000)
+    store = AlertStore(tmp_path / "a.db")
+    service = AlertService(site, store, clock=clock)
+    status = topics.coverage_status(site.site.id)
+    old = status_to_json(MonitorStatus("offline", None, 2.0, "stopped"))
+    service.watch_coverage_monitor()
+    service.handle(status, old, retained=True)
+    service.check_coverage_monitor()
+    assert store.active("live3") == []
+    clock.advance(5)
+    service.handle(status, status_to_json(MonitorStatus("online", clock.ms, 2.0, None, None)))
+    service.check_coverage_monitor()
+    assert store.active("live3") == []
+
+    service.watch_coverage_monitor()  # a reconnection finds it offline again, and it stays away
+    service.handle(status, old, retained=True)
+    clock.advance(59)
+    service.check_coverage_monitor()
+    assert store.active("live3") == []
+    clock.advance(2)
+    service.check_coverage_monitor()
+    assert [a.evidence["reason"] for a in store.active("live3")] == ["offline"]
+    store.close()
+
+
 def test_no_monitor_is_expected_without_cameras(tmp_path: Path) -> None:
     from alerts.engine.service import AlertService
     from tests.conftest import build_test_site
