@@ -340,7 +340,7 @@ def bench_collector(
     started, cpu_started = time.perf_counter(), time.process_time()
     collector.start()
     try:
-        stored = _wait_stored(reader, expected, poll_s, timeout_s)
+        stored = wait_stored(reader, expected, poll_s, timeout_s)
         seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
         time.sleep(settle_s)  # let redeliveries, if any, show up in the counters
         stats = ingestor.metrics.snapshot()
@@ -366,12 +366,18 @@ def bench_collector(
     return phase
 
 
-def _wait_stored(reader: InfluxClient, expected: int, poll_s: float, timeout_s: float, stall_s: float = 30.0) -> int:
-    """Poll the point count until it reaches `expected`, the timeout passes, or it stops growing."""
+def wait_stored(reader: InfluxClient, expected: int, poll_s: float, timeout_s: float, stall_s: float = 30.0) -> int:
+    """Poll the point count until it reaches `expected`, the timeout passes, or it stops growing.
+
+    A failed count query (InfluxDB restarting) counts as no progress."""
     deadline = time.monotonic() + timeout_s
     stored, last_change = 0, time.monotonic()
     while time.monotonic() < deadline and time.monotonic() - last_change < stall_s:
-        count = count_stored(reader)
+        try:
+            count = count_stored(reader)
+        except Exception as exc:
+            logger.warning("count query failed: %s", exc)
+            count = stored
         if count >= expected:
             return count
         if count != stored:

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import httpx
 import yaml
 
+from bench.ingest import wait_stored
 from bench.soak_observe import (
     DRIVER,
     AlertEvent,
@@ -299,7 +300,7 @@ class Soak:
                 self.out.errors.append(f"gateway {client.gateway}: {client.in_flight} publications never acknowledged")
         self.out.acked = self.ledger.distinct(self.ledger.acked)
         self.out.published = self.ledger.distinct(self.ledger.published)
-        self._wait_stored(self.out.acked, a.drain_timeout)
+        wait_stored(self.influx, self.out.acked, 1.0, a.drain_timeout, stall_s=60.0)
         time.sleep(a.settle)
         for event in self.out.events:
             event.alert = self.watcher.first_alert(event.target, event.at)
@@ -318,26 +319,6 @@ class Soak:
         for client in self.clients.values():
             client.close()
         self.watcher.close()
-
-    def _count_stored(self) -> int:
-        series = self.influx.query('SELECT count("value") FROM "meter_register"')
-        return int(series[0]["values"][0][1]) if series else 0
-
-    def _wait_stored(self, expected: int, timeout: float, stall_s: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        last, changed = -1, time.monotonic()
-        while time.monotonic() < deadline and time.monotonic() - changed < stall_s:
-            try:
-                count = self._count_stored()
-            except Exception as exc:
-                logger.warning("count query failed: %s", exc)
-                count = last
-            if count >= expected:
-                return
-            if count != last:
-                last, changed = count, time.monotonic()
-            time.sleep(1.0)
-        logger.warning("gave up waiting: %d of %d readings stored", last, expected)
 
     def _stored_ts(self, meter: str, page: int = 20_000) -> set[int]:
         found: set[int] = set()

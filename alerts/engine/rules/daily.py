@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from alerts.engine.model import Condition, Severity
-from alerts.engine.rules import RuleOutput, median, r4
-from alerts.engine.rules.peers import Change, PeerFactor, peer_factor, robust_z
+from alerts.engine.rules import RuleOutput, r4
+from alerts.engine.rules.peers import Change, PeerFactor, median_mad, peer_factor, z_score
 from alerts.engine.rules.windows import MeterData, calendar_of, local_days
 from core.config import DailyRules, SiteConfig
 from core.consumption import local_day
@@ -40,11 +40,10 @@ class _Judgement:
 
 
 def _judge(values: list[float], x: float, cfg: DailyRules) -> _Judgement:
-    m = median(values)
-    mad = max(median([abs(v - m) for v in values]), cfg.min_mad_relative * m)
+    m, mad = median_mad(values, cfg.min_mad_relative)
     dev = x - m
     relative = abs(dev) / m if m > 0 else (math.inf if dev else 0.0)
-    return _Judgement(m, mad, robust_z(values, x, cfg.min_mad_relative), dev, relative)
+    return _Judgement(m, mad, z_score(dev, mad), dev, relative)
 
 
 def _finite(x: float) -> float | None:

@@ -29,14 +29,23 @@ from core.config import Meter, SiteConfig
 MAD_TO_SIGMA = 0.6745
 
 
+def median_mad(values: Sequence[float], min_mad_relative: float) -> tuple[float, float]:
+    """Median and MAD of some values, the MAD at least `min_mad_relative` × median."""
+    m = median(values)
+    return m, max(median([abs(v - m) for v in values]), min_mad_relative * m)
+
+
+def z_score(deviation: float, mad: float) -> float:
+    """Robust z-score of a deviation from the median; ±inf when there is no spread at all."""
+    if mad > 0:
+        return MAD_TO_SIGMA * deviation / mad
+    return 0.0 if deviation == 0 else math.copysign(math.inf, deviation)
+
+
 def robust_z(values: Sequence[float], x: float, min_mad_relative: float) -> float:
     """Robust z-score of `x` against some values (median/MAD, MAD at least `min_mad_relative` × median)."""
-    m = median(values)
-    mad = max(median([abs(v - m) for v in values]), min_mad_relative * m)
-    dev = x - m
-    if mad > 0:
-        return MAD_TO_SIGMA * dev / mad
-    return 0.0 if dev == 0 else math.copysign(math.inf, dev)
+    m, mad = median_mad(values, min_mad_relative)
+    return z_score(x - m, mad)
 
 
 @dataclass(frozen=True, slots=True)

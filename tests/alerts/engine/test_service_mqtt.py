@@ -97,6 +97,14 @@ def health(c: mqtt.Client, site: str, camera: str, state: str) -> None:
     c.publish(topics.camera_health(site, camera), payload, qos=1, retain=True).wait_for_publish(5)
 
 
+def analyzer_all_ok(broker: Broker, site: str, name: str) -> mqtt.Client:
+    """A stand-in video analyzer that has reported c1, c2 and c3 ok (retained); it keeps the connection."""
+    c = client(broker, name)
+    for cam in ("c1", "c2", "c3"):
+        health(c, site, cam, "ok")
+    return c
+
+
 @dataclass
 class Running:
     site: SiteConfig
@@ -165,9 +173,7 @@ def test_blind_spot_within_two_seconds_then_resolved(
     test_site: SiteConfig, broker: Broker, running: Running, watcher: Watcher
 ) -> None:
     site = test_site.site.id
-    pub = client(broker, "video-analyzer")
-    for cam in ("c1", "c2", "c3"):
-        health(pub, site, cam, "ok")
+    pub = analyzer_all_ok(broker, site, "video-analyzer")
     monitor = CoverageMonitor(
         Coverage(test_site),
         MonitorSettings(port=broker.port, password=broker.passwords["vigil-service"], client_id="cov", settle_s=0.3),
@@ -264,9 +270,7 @@ def test_python_m_alerts_process(
     from tests.e2e.harness import write_site_file
 
     site = test_site.site.id
-    pub = client(broker, "analyzer-2")
-    for cam in ("c1", "c2", "c3"):
-        health(pub, site, cam, "ok")
+    pub = analyzer_all_ok(broker, site, "analyzer-2")
     port = free_port()
     args = [
         "alerts",
@@ -328,9 +332,7 @@ def test_coverage_monitor_down_when_hung_or_killed(
     from tests.e2e.harness import write_site_file
 
     site = test_site.site.id
-    pub = client(broker, "analyzer-3")
-    for cam in ("c1", "c2", "c3"):
-        health(pub, site, cam, "ok")
+    pub = analyzer_all_ok(broker, site, "analyzer-3")
     site_file = write_site_file(test_site, tmp_path / "site.yaml")
     proc = monitor_process(site_file, broker, tmp_path / "coverage.log", heartbeat_s=0.5)
     service = running.start()
@@ -400,9 +402,7 @@ def test_a_broker_restart_opens_no_alert_with_the_default_holds(
     if holds == "none":
         alerts["flap"] = {"default": {"open_hold_s": 0}, "by_kind": {}}
     running.site = perimeter_site(site, alerts=alerts)
-    pub = client(broker, "analyzer-4")
-    for cam in ("c1", "c2", "c3"):
-        health(pub, site, cam, "ok")
+    pub = analyzer_all_ok(broker, site, "analyzer-4")
     gateways = [_gateway_with_will(broker, site, g.id) for g in test_site.gateways]
     proc = monitor_process(write_site_file(test_site, tmp_path / "site.yaml"), broker, tmp_path / "cov.log", 0.5)
     service = running.start()
