@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -13,6 +14,7 @@ from video.features import (
     Features,
     FrameMaps,
     Glance,
+    Measured,
     compare,
     frame_maps,
     glance,
@@ -21,8 +23,11 @@ from video.features import (
     with_glance,
     working_size,
 )
+from video.recent import RecentViews, reference_of
 from video.reference import Reference
-from video.state import HealthMachine, Rules, Transition
+from video.state import HealthMachine, Rules, Transition, assess
+
+logger = logging.getLogger(__name__)
 
 #: Picture modes with a reference each: a day/night camera shows two different pictures of one scene.
 COLOUR, MONO = "colour", "mono"
@@ -65,7 +70,15 @@ class Settings:
     stir_all: float = 1.5  # ... or the cells changed their structure by this many times that, on average
     unsettled_every_s: float = 1.0  # compare this often while the last comparison found a little amiss:
     unsettled_focus: float = 0.9  # focus this low ...
-    unsettled_lost: float = 0.125  # ... or this share of the voting cells lost
+    unsettled_lost: float = 0.125  # ... or this share of the voting cells lost, or the coarse picture changed:
+    unsettled_lowfreq: float = 0.8  # its layout correlating this little with the reference's ...
+    unsettled_coarse: float = 0.5  # ... or its contrast down to this share of the reference's (light changing)
+    # A gradual change of light (dawn, lamps fading out) is learned, not reported: when the scene is lost
+    # but the picture looks like a healthy view of `recent_gap_s` before the trouble began (views are kept
+    # every `recent_every_s` for `recent_keep_s`), that view replaces the reference.
+    recent_every_s: float = 1.0
+    recent_keep_s: float = 60.0
+    recent_gap_s: float = 1.0
     mono_below: float = 1.5  # chroma under which the picture is monochrome (IR mode) ...
     colour_above: float = 4.0  # ... and over which it is colour; in between the mode does not change
 
@@ -80,6 +93,8 @@ class Settings:
         gates_ok = 1 <= self.stir_cells <= GRID * GRID and min(self.stir_noise, self.stir_all) > 0
         if not 0 < self.noise_drop < 1 or not gates_ok:
             raise ValueError("invalid noise or change-gate settings")
+        if not 0 < self.recent_every_s < self.recent_keep_s or self.recent_gap_s < 0:
+            raise ValueError("invalid recent-view settings")
 
 
 class CameraAnalyzer:
@@ -95,6 +110,9 @@ class CameraAnalyzer:
         self.features: Features | None = None  # of the last analysed frame
         self.frames = 0
         self.compared = 0  # frames whose scene was compared with the reference (the costly look)
+        self.relearned = 0  # references replaced by a recent view after a gradual change of the picture
+        self.recent = RecentViews(self.settings.recent_every_s, self.settings.recent_keep_s)
+        self._quiet_t: float | None = None  # media time of the last frame with nothing amiss
         self._previous: Glance | None = None  # of the last analysed frame
         self._small: npt.NDArray[np.uint8] | None = None  # small grey image of the last frame compared ...
         self._small_index = -1  # ... and its index in `frames`
@@ -152,8 +170,13 @@ class CameraAnalyzer:
                 covered = measured.features.blank >= self.rules.lost_enter
                 if mode == COLOUR or other.ready or not reference.ready or not covered:
                     self.mode, reference = mode, other
+                    self.recent.clear()  # views of the other picture mode
                     seen = inspect(glance(image, self._previous, reference.noise), uniformity=False)
                     measured = compare(seen, maps, before, reference)
+            if not switching and self._troubled(measured.features):
+                relearned = self._relearn(t, seen, maps, before, measured.features)
+                if relearned is not None:
+                    reference, measured = relearned
             features, ratio = measured.features, measured.fine_ratio
             seen = replace(seen, dominant=features.dominant)  # carried on: the small image's, the better one
             self._scene_t = t
@@ -168,6 +191,10 @@ class CameraAnalyzer:
                 self._track_noise(t, seen.motion_cells, reference)
             if maps is not None:
                 self._learn(t, maps, ratio, reference)
+                if self.machine.quiet and reference.ready:
+                    self.recent.offer(t, maps.small)
+        if self.machine.quiet:
+            self._quiet_t = t
         self._previous = seen
         self.features = features
         self.frames += 1
@@ -182,8 +209,48 @@ class CameraAnalyzer:
     def rebaseline(self, t: float) -> Change | None:
         """Forget the learned views and learn the current one (an operator accepts a new camera view)."""
         self.references.clear()
+        self.recent.clear()
         transition = self.machine.reset(t, "re-baselined by operator")
         return Change(self.camera, transition, None) if transition else None
+
+    def _troubled(self, features: Features) -> bool:
+        """True if this frame, against a ready reference of a healthy camera, starts or feeds a scene condition."""
+        if self.machine.state is not CameraState.OK or features.voting == 0:
+            return False
+        judged = assess(features, CameraState.OK, self.rules)
+        return judged.scene_lost or judged.detail_lost
+
+    def _relearn(
+        self, t: float, seen: Glance, maps: FrameMaps, before: npt.NDArray[np.uint8] | None, against: Features
+    ) -> tuple[Reference, Measured] | None:
+        """If the picture now is much like a recent view from before the trouble began, the scene changed
+        gradually (light), not suddenly (a tamper): replace the reference by that view and return it with
+        this frame's comparison against it. Else None."""
+        s, r = self.settings, self.rules
+        if self._quiet_t is None or self.mode is None:
+            return None
+        judged = assess(against, CameraState.OK, r)
+        if judged.detail_lost or against.lowfreq >= r.blur_lowfreq:
+            return None  # fine detail lost, or the coarse picture kept, as blur keeps it: never learned away
+        view = self.recent.before(self._quiet_t - s.recent_gap_s)
+        current = self.references.get(self.mode)
+        if view is None or current is None:
+            return None
+        candidate = reference_of(view, current)
+        measured = compare(seen, maps, before, candidate)
+        f = measured.features
+        if f.voting < max(1, against.voting // 2) or f.lost >= r.lost_stay or f.focus < r.focus_stay:
+            return None
+        self.references[self.mode] = candidate
+        self.recent.clear()
+        self.machine.forget_scene()
+        self.relearned += 1
+        logger.info(
+            "camera %s: the picture changed gradually since %.1f s (lost %.2f, focus %.2f against the learned "
+            "view; %.2f, %.2f against the view at %.1f s): learning the view anew",
+            self.camera, self._quiet_t, against.lost, against.focus, f.lost, f.focus, view.t,
+        )  # fmt: skip
+        return candidate, measured
 
     def _size(self, shape: tuple[int, ...]) -> tuple[int, int]:
         """(rows, columns) of the small image of frames of this shape."""
@@ -230,11 +297,20 @@ class CameraAnalyzer:
                 structure += shape / u
             if strong >= s.stir_cells or structure > s.stir_all * len(usual):
                 return True
-        # Something a little off (some detail or a few cells missing): look closer while it lasts, so that a
-        # slow tamper (a focus ring turned over seconds) is followed from its start.
-        unsettled = f.focus <= s.unsettled_focus or f.lost >= s.unsettled_lost
-        every = s.unsettled_every_s if unsettled else s.scene_every_s
+        # Something a little off: look closer while it lasts.
+        every = s.unsettled_every_s if self._is_unsettled(f) else s.scene_every_s
         return not 0 <= t - self._scene_t < every - 1e-6
+
+    def _is_unsettled(self, f: Features) -> bool:
+        """True if a comparison found a little amiss: some detail or a few cells missing, or the coarse
+        picture changing (light); the scene is then compared more often, so that a slow tamper (a focus ring
+        turned over seconds) is followed from its start and a change of light is seen as gradual."""
+        s = self.settings
+        return (
+            f.focus <= s.unsettled_focus
+            or f.lost >= s.unsettled_lost
+            or (f.voting > 0 and (f.lowfreq <= s.unsettled_lowfreq or f.coarse <= s.unsettled_coarse))
+        )
 
     def _healthy(self, features: Features, ref: Reference) -> bool:
         """True if this frame may teach the reference: a healthy, uneventful view of the scene."""

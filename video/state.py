@@ -190,6 +190,12 @@ class HealthMachine:
         previous, self.state, self.since = self.state, CameraState.OK, t
         return Transition(t, CameraState.OK, previous, None, reason)
 
+    def forget_scene(self) -> None:
+        """Drop the evidence about the scene (lost scene or detail): the view it was judged by was replaced."""
+        self._voted.clear()
+        for state in VOTED:
+            self._seen.pop(state, None)
+
     def step(self, t: float, features: Features | None) -> Transition | None:
         """Take one analysed frame (None: no frame) at media time `t`; return the change it causes, if any."""
         judged = assess(features, self.state, self.rules)

@@ -106,6 +106,8 @@ def write_clip(spec: ClipSpec, out_dir: Path) -> ClipResult:
 
 # -- the evaluation set -------------------------------------------------------------------------------
 
+#: Tampers of the scene itself: the ones whose detection depends on the learned view.
+AFTER_SWITCH_TYPES = ("covered", "spray", "defocus", "moved")
 _SIZES = ((480, 270), (480, 270), (640, 360), (480, 270), (400, 300), (480, 270), (640, 360), (320, 240))
 _TAMPER_LIGHT = (("day", True), ("night", True), ("day", True), ("dusk", True), ("night", False), ("day", True))
 
@@ -141,7 +143,8 @@ def _nuisances(rng: Any, lighting: str, extra: dict[str, Any], duration: float, 
 
 def plan_clip_set(seed: int, count: int = 3, quick: bool = False) -> list[ClipSpec]:
     """The evaluation set: every tamper type `count` times over scene types, day and night, with nuisances;
-    and clean clips with every nuisance totalling >= 30 min (quick: a few short, small clips for tests)."""
+    one of each scene tamper soon after a dawn or dusk switch; and clean clips with every nuisance totalling
+    >= 30 min (quick: a few short, small clips for tests)."""
     if count < 1:
         raise ValueError(f"count must be >= 1, got {count}")
     specs: list[ClipSpec] = []
@@ -173,6 +176,8 @@ def plan_clip_set(seed: int, count: int = 3, quick: bool = False) -> list[ClipSp
                     group="tamper",
                 )
             )
+    if not quick:
+        specs.extend(_after_switch(seed, count))
     n_clean = 2 if quick else max(16, 2 * len(_CLEAN))
     for j in range(n_clean):
         rng = rng_for(seed, "clean-clip", j)
@@ -193,6 +198,38 @@ def plan_clip_set(seed: int, count: int = 3, quick: bool = False) -> list[ClipSp
                 fps=fps,
                 jpeg_quality=int(rng.integers(60, 90)),
                 group="clean",
+            )
+        )
+    return specs
+
+
+def _after_switch(seed: int, count: int) -> list[ClipSpec]:
+    """Scene tampers soon after the day/night switch, one of each: at dawn or dusk the analyzer has just
+    changed to the other picture mode's reference (or is still learning it) while street lamps fade in or
+    out and the light changes by the minute."""
+    specs = []
+    for ti, typ in enumerate(AFTER_SWITCH_TYPES):
+        rng = rng_for(seed, "switch-clip", typ)
+        lighting = ("dawn", "dusk")[ti % 2]
+        kind = SCENE_KINDS[(ti + seed) % len(SCENE_KINDS)]
+        duration = 120.0
+        switch = float(rng.uniform(25.0, 45.0))
+        start = switch + float(rng.uniform(8.0, 40.0))
+        end = min(start + float(rng.uniform(15, 25)), duration - 8) if rng.random() < 0.5 else None
+        clip_seed = int(rng.integers(1 << 30))
+        nz = replace(_nuisances(rng, lighting, {}, duration, float(rng.uniform(0, 1.0))), ir_switch_s=switch)
+        w, h = _SIZES[(ti + seed) % len(_SIZES)]
+        scene = SceneSpec(kind, clip_seed, w, h, lighting, True, nz, name=f"cam{40 + ti:02d}")
+        specs.append(
+            ClipSpec(
+                name=f"tamper_{typ}_{count + 1:02d}_{lighting}",
+                camera=scene.name,
+                scene=scene,
+                duration_s=duration,
+                fps=float(rng.choice([5.0, 6.0])),
+                events=(TamperEvent(round(start, 2), typ, None if end is None else round(end, 2), clip_seed),),
+                jpeg_quality=int(rng.integers(60, 90)),
+                group="tamper",
             )
         )
     return specs

@@ -166,6 +166,24 @@ def _cover(img: np.ndarray, seed: int) -> np.ndarray:
     return img * (1 - mask) + cover * mask
 
 
+def lamp_pools(seed: int) -> np.ndarray:
+    """Soft pools of street-lamp light over the lower picture, (H, W, 1) in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    pools = np.zeros((H, W), np.float32)
+    for _ in range(7):
+        centre = (int(rng.uniform(0, W)), int(rng.uniform(0.3 * H, H)))
+        axes = (int(rng.uniform(40, 90)), int(rng.uniform(25, 50)))
+        cv2.ellipse(pools, centre, axes, 0, 0, 360, 1.0, -1)
+    return cv2.GaussianBlur(pools, (0, 0), 12.0)[:, :, None]
+
+
+def dawn(frame: np.ndarray, pools: np.ndarray, lamps: float) -> np.ndarray:
+    """The picture at dawn: dim daylight, plus lamp light (`lamps` from 1, full, to 0, out) in the pools;
+    the daylight rises as the lamps go out. Light multiplies what the scene reflects."""
+    light = 0.15 + 0.35 * (1.0 - lamps) + 1.3 * lamps * pools
+    return np.clip(frame.astype(np.float32) * light, 0, 255).astype(np.uint8)
+
+
 def write_clip(path: Path, scene: Scene, duration: float) -> Path:
     """Encode the scene to an H.264 MP4 with ffmpeg."""
     cmd = [

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from core.types import CameraState
-from tests.video.synth import Scene, Tamper
-from video.analyzer import CameraAnalyzer
+from tests.video.synth import Scene, Tamper, dawn, lamp_pools
+from video.analyzer import CameraAnalyzer, Settings
 from video.evaluate import TARGET_S
 
 
@@ -113,3 +114,53 @@ def test_a_quiet_camera_is_glanced_at_and_compared_now_and_then() -> None:
     assert counts[19.5] == 40  # learning: every frame
     assert counts[89.5] - counts[29.5] <= 15  # 120 quiet frames, ~10 looked at closely
     assert counts[90.0] == counts[89.5] + 1  # the cover: compared at once
+
+
+def run_dawn(
+    fade_s: float, analyzer: CameraAnalyzer, tampers: tuple[Tamper, ...] = (), blur_from: float | None = None
+) -> list[tuple[float, CameraState]]:
+    """Street lamps going out from 40 s over `fade_s` seconds (0: at once) as the daylight rises; optionally
+    the focus turned off slowly (blur growing over 8 s) from `blur_from`."""
+    scene = Scene(seed=21, fps=2.0, nuisances=("vehicles", "people"), tampers=tampers)
+    pools = lamp_pools(3)
+    out = []
+    for t, frame in scene.frames(110.0):
+        lamps = float(np.clip(1.0 - (t - 40.0) / fade_s, 0.0, 1.0)) if fade_s > 0 else float(t < 40.0)
+        image = dawn(frame, pools, lamps)
+        if blur_from is not None and t >= blur_from:
+            sigma = 0.3 + 3.5 * min((t - blur_from) / 8.0, 1.0)
+            image = cv2.GaussianBlur(image, (0, 0), sigma)
+        change = analyzer.frame(t, image)
+        if change:
+            out.append((change.t, change.state))
+    return out
+
+
+def test_lamps_going_out_gradually_are_learned_not_reported() -> None:
+    analyzer = CameraAnalyzer("c1")
+    assert run_dawn(15.0, analyzer) == [(0.0, CameraState.OK)]
+    assert analyzer.relearned == 1
+    # The control: without the recent views to compare with, the same footage reads as a cover.
+    blind = CameraAnalyzer("c1", settings=Settings(recent_keep_s=1.5, recent_every_s=1.0, recent_gap_s=2.0))
+    assert [s for _, s in run_dawn(15.0, blind)] == [CameraState.OK, CameraState.OCCLUDED]
+    assert blind.relearned == 0
+
+
+def test_a_cover_after_the_light_changed_is_reported() -> None:
+    analyzer = CameraAnalyzer("c1")
+    changes = run_dawn(15.0, analyzer, tampers=(Tamper("cover", 80.0),))
+    assert changes[-1][1] is CameraState.OCCLUDED and 80.0 < changes[-1][0] <= 80.0 + TARGET_S[CameraState.OCCLUDED]
+
+
+def test_a_sudden_change_is_judged_not_learned() -> None:
+    # Lamps switched off at once look like a cover over their pools: sudden changes are never learned away.
+    analyzer = CameraAnalyzer("c1")
+    assert [s for _, s in run_dawn(0.0, analyzer)] == [CameraState.OK, CameraState.OCCLUDED]
+    assert analyzer.relearned == 0
+
+
+def test_a_focus_turned_slowly_is_not_learned_away() -> None:
+    # Blur growing over 8 s, long after the light settled: the view just before it is sharper than now.
+    analyzer = CameraAnalyzer("c1")
+    changes = run_dawn(15.0, analyzer, blur_from=85.0)
+    assert changes[-1][1] is CameraState.DEFOCUSED and changes[-1][0] <= 85.0 + TARGET_S[CameraState.DEFOCUSED]

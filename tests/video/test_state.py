@@ -176,3 +176,15 @@ def test_a_loss_screen_is_no_evidence_of_a_lost_scene() -> None:
     machine = HealthMachine()
     run(machine, timeline((0, 10, OK), (10, 20, BLACK)))
     assert machine.state is CameraState.VIDEO_LOSS and not machine._voted
+
+
+def test_forgetting_the_scene_restarts_its_hold_and_keeps_other_evidence() -> None:
+    machine = HealthMachine()
+    run(machine, timeline((0, 10, OK), (10, 14, COVERED)))
+    machine.forget_scene()  # the reference was replaced: the lost-scene evidence so far is void
+    assert run(machine, timeline((14, 18, COVERED))) == []  # only 4 s of evidence since: no state yet
+    assert run(machine, timeline((18, 20, COVERED)))[-1] == (19.0, CameraState.OCCLUDED)
+    frozen = HealthMachine()
+    run(frozen, timeline((0, 10, OK), (10, 13, FROZEN)))
+    frozen.forget_scene()  # a frozen picture is no evidence about the scene: its run goes on
+    assert run(frozen, timeline((13, 15, FROZEN)))[-1] == (14.0, CameraState.FROZEN)

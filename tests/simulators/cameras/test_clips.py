@@ -12,7 +12,7 @@ import pytest
 
 from simulators.cameras import TAMPER_TYPES, ClipSpec, Nuisances, SceneSpec, TamperEvent, load_truth, plan_clip_set
 from simulators.cameras.__main__ import main
-from simulators.cameras.clips import WARMUP_S, frames_in, write_clip
+from simulators.cameras.clips import AFTER_SWITCH_TYPES, WARMUP_S, frames_in, write_clip
 
 
 def _read(path: Path) -> tuple[list[np.ndarray], float, float]:
@@ -73,7 +73,14 @@ def test_evaluation_set_plan() -> None:
     tamper = [s for s in specs if s.group == "tamper"]
     clean = [s for s in specs if s.group == "clean"]
     per_type = Counter(s.events[0].type for s in tamper)
-    assert per_type == dict.fromkeys(TAMPER_TYPES, 3)
+    assert per_type == {t: 3 + (t in AFTER_SWITCH_TYPES) for t in TAMPER_TYPES}
+    # The scene tampers also come once soon after a day/night switch, at dawn and at dusk.
+    switched = [s for s in tamper if s.scene.nuisances.ir_switch_s is not None]
+    assert sorted(s.events[0].type for s in switched) == sorted(AFTER_SWITCH_TYPES)
+    assert {s.scene.lighting for s in switched} == {"dawn", "dusk"}
+    for s in switched:
+        assert s.scene.nuisances.ir_switch_s is not None
+        assert 0 < s.events[0].start_s - s.scene.nuisances.ir_switch_s <= 40
     for typ in TAMPER_TYPES:
         of_type = [s for s in tamper if s.events[0].type == typ]
         assert len({s.scene.kind for s in of_type}) >= 3, typ
