@@ -40,9 +40,10 @@ class Rules:
     # video_loss: no frames, or one colour covering nearly the whole picture ...
     uniform_enter: float = 0.95
     uniform_stay: float = 0.85
-    # ... made by a decoder, not a sensor: black, or a static screen. A covered lens is a live, noisy,
-    # auto-exposed picture: that is occlusion.
+    # ... made by a decoder, not a sensor: black (and without the sensor's noise), or a static screen. A
+    # covered lens is a live, noisy, auto-exposed picture, however dark: that is occlusion.
     black_luma: float = 12.0
+    black_motion: float = 1.0  # grey levels of mean change between analysed frames: a sensor's noise is more
     static_still: float = 0.9
     loss_hold_s: float = 3.0
     # frozen: nearly every cell repeats exactly.
@@ -57,6 +58,7 @@ class Rules:
     moved_lowfreq_enter: float = 0.45
     moved_lowfreq_stay: float = 0.55
     moved_changed: float = 0.33
+    moved_coarse: float = 0.35  # ... with contrast of its own at the coarse scale: a cover keeps far less
     moved_hold_s: float = 8.0
     # defocused: the coarse picture is the reference's (layout and contrast), fine detail is gone.
     blur_lowfreq: float = 0.55
@@ -112,7 +114,8 @@ def assess(f: Features | None, current: CameraState | None, rules: Rules) -> Ass
 
     found: set[CameraState] = set()
     uniform = f.dominant >= enter_or_stay(CameraState.VIDEO_LOSS, rules.uniform_enter, rules.uniform_stay)
-    if uniform and (f.luma <= rules.black_luma or f.still >= rules.static_still):
+    black = f.luma <= rules.black_luma and f.motion <= rules.black_motion
+    if uniform and (black or f.still >= rules.static_still):
         found.add(CameraState.VIDEO_LOSS)
     if f.still >= enter_or_stay(CameraState.FROZEN, rules.still_enter, rules.still_stay):
         found.add(CameraState.FROZEN)
@@ -124,7 +127,14 @@ def assess(f: Features | None, current: CameraState | None, rules: Rules) -> Ass
     # Moved: a good share of the cells show another coherent, textured view, and either the coarse layout
     # changed too or the new view clearly outweighs the washed-out cells.
     other_layout = f.lowfreq <= enter_or_stay(CameraState.MOVED, rules.moved_lowfreq_enter, rules.moved_lowfreq_stay)
-    moved = scene_lost and f.changed >= rules.moved_changed and (other_layout or f.changed >= 2 * f.blank)
+    # (A dark cover's sensor noise and hot pixels may look like detail of its own, in place frame after
+    # frame; but it has hardly any coarse contrast.)
+    moved = (
+        scene_lost
+        and f.changed >= rules.moved_changed
+        and f.coarse >= rules.moved_coarse
+        and (other_layout or f.changed >= 2 * f.blank)
+    )
     # A scene lost to blur (fine detail gone, the coarse picture kept) is defocus, not a cover.
     blurred = coarse_kept and f.focus <= rules.focus_stay
     if moved:

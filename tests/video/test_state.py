@@ -33,7 +33,7 @@ COVERED = replace(OK, overlap=0.3, lost=0.9, blank=0.85, changed=0.05, coarse=0.
 TURNED = replace(OK, overlap=0.3, lost=0.8, changed=0.8, lowfreq=0.0, focus=0.4)
 BLURRED = replace(OK, sharpness=0.45, strength=0.4, focus=0.4, lowfreq=0.95, coarse=0.9)
 FROZEN = replace(OK, still=1.0, motion=0.0)
-BLACK = replace(OK, dominant=1.0, luma=2.0, lost=1.0, blank=1.0)
+BLACK = replace(OK, dominant=1.0, luma=2.0, lost=1.0, blank=1.0, motion=0.1, still=0.6)
 
 
 def run(machine: HealthMachine, frames: list[tuple[float, Features | None]]) -> list[tuple[float, CameraState]]:
@@ -128,6 +128,9 @@ def test_video_loss_needs_a_decoder_picture_not_a_noisy_covered_lens() -> None:
     blue_screen = replace(covered_uniform, still=1.0)
     assert CameraState.VIDEO_LOSS in conditions(blue_screen, CameraState.OK, rules)
     assert CameraState.VIDEO_LOSS in conditions(BLACK, CameraState.OK, rules)
+    # A dark cloth over the lens at dawn: black but for the sensor's noise (and the OSD clock). A cover.
+    dark_cover = replace(COVERED, dominant=0.98, luma=5.5, still=0.0, motion=2.0)
+    assert conditions(dark_cover, CameraState.OK, rules) == {CameraState.OCCLUDED}
 
 
 def test_no_votes_no_scene_conditions() -> None:
