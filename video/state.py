@@ -59,12 +59,18 @@ class Rules:
     moved_lowfreq_stay: float = 0.55
     moved_changed: float = 0.33
     moved_coarse: float = 0.35  # ... with contrast of its own at the coarse scale: a cover keeps far less
+    moved_view_coarse: float = 0.8  # another layout with about the scene's coarse contrast is a view whatever
+    # its detail looks like (a dim dusk view: noisy, featureless-looking cells); covers and paint keep < 0.65
     moved_hold_s: float = 8.0
     # defocused: the coarse picture is the reference's (layout and contrast), fine detail is gone.
     blur_lowfreq: float = 0.55
     blur_coarse: float = 0.5  # coarse contrast below half the reference's is a veil on the lens, not blur
     focus_enter: float = 0.55
     focus_stay: float = 0.65
+    # Blur lowers the contrast of the edges too. Fine detail measured low on edges that kept their contrast
+    # is the light having changed since the reference was learned (lamp-lit edges gone dark), not blur.
+    blur_strength_enter: float = 0.75
+    blur_strength_stay: float = 0.85
     defocused_hold_s: float = 8.0
     # common
     grace_s: float = 1.1  # a run of evidence survives a gap this long (one or two missed frames)
@@ -124,27 +130,28 @@ def assess(f: Features | None, current: CameraState | None, rules: Rules) -> Ass
     coarse_kept = f.lowfreq >= rules.blur_lowfreq and f.coarse >= rules.blur_coarse
     sticky = current in LOST_SCENE
     scene_lost = f.lost >= (rules.lost_stay if sticky else rules.lost_enter)
-    # Moved: a good share of the cells show another coherent, textured view, and either the coarse layout
-    # changed too or the new view clearly outweighs the washed-out cells.
+    # Moved: another view in place of the scene. Either a good share of the cells show coherent, textured
+    # detail of their own and the coarse layout changed too (or the new view clearly outweighs the washed-out
+    # cells); or the coarse layout changed and kept about the scene's coarse contrast (a dim view at dusk,
+    # whose cells look featureless frame by frame). Either way it has coarse contrast of its own: a dark
+    # cover's sensor noise and hot pixels may look like detail in place frame after frame, but it keeps
+    # hardly any.
     other_layout = f.lowfreq <= enter_or_stay(CameraState.MOVED, rules.moved_lowfreq_enter, rules.moved_lowfreq_stay)
-    # (A dark cover's sensor noise and hot pixels may look like detail of its own, in place frame after
-    # frame; but it has hardly any coarse contrast.)
-    moved = (
-        scene_lost
-        and f.changed >= rules.moved_changed
-        and f.coarse >= rules.moved_coarse
-        and (other_layout or f.changed >= 2 * f.blank)
-    )
+    textured = f.changed >= rules.moved_changed and (other_layout or f.changed >= 2 * f.blank)
+    contrasted = f.lowfreq <= rules.moved_lowfreq_enter and f.coarse >= rules.moved_view_coarse
+    moved = scene_lost and f.coarse >= rules.moved_coarse and (textured or contrasted)
     # A scene lost to blur (fine detail gone, the coarse picture kept) is defocus, not a cover.
     blurred = coarse_kept and f.focus <= rules.focus_stay
     if moved:
         found.add(CameraState.MOVED)
     elif scene_lost and not blurred:
         found.add(CameraState.OCCLUDED)
-    detail_lost = f.focus <= enter_or_stay(CameraState.DEFOCUSED, rules.focus_enter, rules.focus_stay)
+    focus_low = f.focus <= enter_or_stay(CameraState.DEFOCUSED, rules.focus_enter, rules.focus_stay)
+    edges_weak = f.strength <= enter_or_stay(CameraState.DEFOCUSED, rules.blur_strength_enter, rules.blur_strength_stay)
+    detail_lost = focus_low and edges_weak
     if coarse_kept and detail_lost:
         found.add(CameraState.DEFOCUSED)
-    anew = (f.lost >= rules.lost_enter, f.focus <= rules.focus_enter)
+    anew = (f.lost >= rules.lost_enter, f.focus <= rules.focus_enter and f.strength <= rules.blur_strength_enter)
     return Assessment(frozenset(found), scene_lost, detail_lost, *anew)
 
 

@@ -191,3 +191,20 @@ def test_forgetting_the_scene_restarts_its_hold_and_keeps_other_evidence() -> No
     run(frozen, timeline((0, 10, OK), (10, 13, FROZEN)))
     frozen.forget_scene()  # a frozen picture is no evidence about the scene: its run goes on
     assert run(frozen, timeline((13, 15, FROZEN)))[-1] == (14.0, CameraState.FROZEN)
+
+
+def test_low_fine_detail_on_edges_that_kept_their_contrast_is_not_blur() -> None:
+    # The reference's lamp-lit edges measured after dawn: their fine-to-coarse ratio is low, but the edges
+    # kept their contrast. Blur lowers both.
+    relit = replace(OK, sharpness=0.4, strength=0.95, focus=0.4, lowfreq=0.6, coarse=1.05)
+    assert CameraState.DEFOCUSED not in conditions(relit, CameraState.OK, Rules())
+    assert CameraState.DEFOCUSED in conditions(BLURRED, CameraState.OK, Rules())
+
+
+def test_another_layout_with_the_scenes_coarse_contrast_is_a_view_not_a_cover() -> None:
+    # A view turned at dusk: few cells show clear detail of their own (changed < 0.33), but the coarse
+    # picture has another layout and as much contrast as the scene's. A cover keeps far less.
+    dim_view = replace(OK, lost=0.77, blank=0.46, changed=0.31, coarse=1.2, lowfreq=0.22, focus=0.52)
+    assert CameraState.MOVED in conditions(dim_view, CameraState.OK, Rules())
+    dark_cover = replace(dim_view, coarse=0.25, changed=0.56, blank=0.38)  # hot pixels read as detail
+    assert conditions(dark_cover, CameraState.OK, Rules()) == {CameraState.OCCLUDED}
