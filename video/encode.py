@@ -66,6 +66,7 @@ class FeedCounters:
     reconnects: int
     fps: float  # frames analysed per second over the last interval
     lag_s: float  # age of the last analysed frame when its analysis finished
+    relearned: int = 0  # references replaced by a recent view after a gradual change of light
 
 
 def health_line(
@@ -87,6 +88,7 @@ def health_line(
         f"reconnects={int(counters.reconnects)}i",
         f"fps={format_float(counters.fps)}",
         f"lag_s={format_float(counters.lag_s)}",
+        f"relearned={int(counters.relearned)}i",
     ]
     fields += [f"f_{name}={format_float(features[name])}" for name in KEY_FEATURES if name in features]
     return f"{MEASUREMENT},camera={escape_tag(camera)},site={escape_tag(site)} {','.join(fields)} {int(ts_ms)}"

@@ -238,7 +238,9 @@ class CameraRunner:
     def counters(self) -> FeedCounters:
         """The camera's counters now."""
         s = self.worker.stats
-        return FeedCounters(s.received, self.analysed, s.dropped, s.reconnects, self.fps, self.lag_s)
+        return FeedCounters(
+            s.received, self.analysed, s.dropped, s.reconnects, self.fps, self.lag_s, self.analyzer.relearned
+        )
 
     def start(self) -> None:
         """Start reading and analysing."""

@@ -38,6 +38,11 @@ class VideoCollector(Collector):
             "vigil_video_frames_dropped", "Samples dropped because analysis lagged", labels=["camera"]
         )
         reconnects = CounterMetricFamily("vigil_video_reconnects", "Feed reconnect attempts", labels=["camera"])
+        relearned = CounterMetricFamily(
+            "vigil_video_references_relearned",
+            "References replaced by a recent view after a gradual change of light",
+            labels=["camera"],
+        )
         lag = GaugeMetricFamily("vigil_video_analyzer_lag_seconds", "Age of a frame when analysed", labels=["camera"])
         fps = GaugeMetricFamily("vigil_video_analysis_fps", "Frames analysed per second", labels=["camera"])
         connected = GaugeMetricFamily("vigil_video_feed_connected", "1 while the feed delivers", labels=["camera"])
@@ -50,13 +55,14 @@ class VideoCollector(Collector):
             analysed.add_metric([camera], c.analysed)
             dropped.add_metric([camera], c.dropped)
             reconnects.add_metric([camera], c.reconnects)
+            relearned.add_metric([camera], c.relearned)
             lag.add_metric([camera], c.lag_s)
             fps.add_metric([camera], c.fps)
             connected.add_metric([camera], 1.0 if runner.worker.stats.connected else 0.0)
             current = runner.health.state if runner.health else None
             for s in CameraState:
                 state.add_metric([camera, s.value], 1.0 if s is current else 0.0)
-        yield from (received, analysed, dropped, reconnects, lag, fps, connected, state)
+        yield from (received, analysed, dropped, reconnects, relearned, lag, fps, connected, state)
 
 
 def make_server(

@@ -16,7 +16,7 @@ HEALTH = CameraHealth(
     features=(("blank", 0.8125), ("sharpness", 1.02)),
     snapshot="http://127.0.0.1:9103/snapshots/cam-01/20261118T083320123Z-occluded.jpg",
 )
-COUNTERS = FeedCounters(frames=1500, analysed=120, dropped=3, reconnects=1, fps=2.0, lag_s=0.05)
+COUNTERS = FeedCounters(frames=1500, analysed=120, dropped=3, reconnects=1, fps=2.0, lag_s=0.05, relearned=2)
 
 
 def test_health_payload_exact() -> None:
@@ -49,7 +49,7 @@ def test_health_line_exact() -> None:
     line = health_line("demo", "cam-01", CameraState.OK, COUNTERS, {"overlap": 0.9, "blank": 0.0, "other": 5.0}, 1000)
     assert line == (
         'camera_health,camera=cam-01,site=demo state="ok",state_code=0i,healthy=1i,frames=1500i,analysed=120i,'
-        "dropped=3i,reconnects=1i,fps=2.0,lag_s=0.05,f_overlap=0.9,f_blank=0.0 1000"
+        "dropped=3i,reconnects=1i,fps=2.0,lag_s=0.05,relearned=2i,f_overlap=0.9,f_blank=0.0 1000"
     )
 
 

@@ -122,6 +122,7 @@ def test_service_reports_health_evidence_and_metrics(  # type: ignore[no-untyped
         assert status["cam1"]["frames"] > 0 and status["cam2"]["connected"] is False
         metrics = httpx.get(f"{base_url}/metrics", timeout=5).text
         assert 'vigil_video_frames_received_total{camera="cam1"}' in metrics
+        assert 'vigil_video_references_relearned_total{camera="cam1"} 0.0' in metrics
         assert 'vigil_video_camera_state{camera="cam2",state="video_loss"} 1.0' in metrics
         assert httpx.get(f"{base_url}/snapshots/cam1/..%2Fsecrets.json", timeout=5).status_code == 404
 
