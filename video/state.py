@@ -57,7 +57,7 @@ class Rules:
     # moved: what replaced the scene is another coherent, in-focus view, with another coarse layout.
     moved_lowfreq_enter: float = 0.45
     moved_lowfreq_stay: float = 0.55
-    moved_changed: float = 0.33
+    moved_changed: float = 0.25
     moved_coarse: float = 0.35  # ... with contrast of its own at the coarse scale: a cover keeps far less
     moved_view_coarse: float = 0.8  # another layout with about the scene's coarse contrast is a view whatever
     # its detail looks like (a dim dusk view: noisy, featureless-looking cells); covers and paint keep < 0.65
@@ -65,6 +65,7 @@ class Rules:
     # defocused: the coarse picture is the reference's (layout and contrast), fine detail is gone.
     blur_lowfreq: float = 0.55
     blur_coarse: float = 0.5  # coarse contrast below half the reference's is a veil on the lens, not blur
+    blur_changed: float = 0.2  # blur shows no sharp, coherent detail of another view (a vehicle's, at most)
     focus_enter: float = 0.55
     focus_stay: float = 0.65
     # Blur lowers the contrast of the edges too. Fine detail measured low on edges that kept their contrast
@@ -127,7 +128,8 @@ def assess(f: Features | None, current: CameraState | None, rules: Rules) -> Ass
         found.add(CameraState.FROZEN)
     if not f.voting:
         return Assessment(frozenset(found))
-    coarse_kept = f.lowfreq >= rules.blur_lowfreq and f.coarse >= rules.blur_coarse
+    # Blur: the coarse picture kept, and nowhere sharp detail the scene did not have.
+    coarse_kept = f.lowfreq >= rules.blur_lowfreq and f.coarse >= rules.blur_coarse and f.changed <= rules.blur_changed
     sticky = current in LOST_SCENE
     scene_lost = f.lost >= (rules.lost_stay if sticky else rules.lost_enter)
     # Moved: another view in place of the scene. Either a good share of the cells show coherent, textured
@@ -266,10 +268,15 @@ class HealthMachine:
         window = max(self.rules.hold(s) for s in VOTED)
         while run.recent[0][0] < t - window - 1e-9:
             run.recent.popleft()
-        # Blur is the only verdict on lost detail: a defocused camera stays so while its detail is gone.
+        # Blur is the only verdict on lost detail: a defocused camera stays so while its detail is gone. A
+        # camera covered or turned stays so while its scene is lost as clearly as it takes to enter, until
+        # another verdict wins the majority: a verdict that flickers (a small turn, with half the cells
+        # like a cover) must not flash ok. (Lost only at the looser level: the view is nearly back.)
         for state in group:
             if state in found or (state is self.state and len(group) == 1):
                 self._seen[state] = t
+        if anew and self.state in group and not any(self._leader(t, s) for s in group if s is not self.state):
+            self._seen[self.state] = t
 
     def _leader(self, t: float, state: CameraState) -> bool:
         """True if the recent frames of `state`'s run of evidence, alive now, take it for `state` by a majority."""

@@ -208,3 +208,21 @@ def test_another_layout_with_the_scenes_coarse_contrast_is_a_view_not_a_cover() 
     assert CameraState.MOVED in conditions(dim_view, CameraState.OK, Rules())
     dark_cover = replace(dim_view, coarse=0.25, changed=0.56, blank=0.38)  # hot pixels read as detail
     assert conditions(dark_cover, CameraState.OK, Rules()) == {CameraState.OCCLUDED}
+
+
+def test_a_turned_camera_whose_verdict_flickers_stays_moved() -> None:
+    # A small turn: the scene stays lost (0.44), but frame by frame the new view shows in 4 cells (moved)
+    # or in 3 (reads as a cover). The camera must not flash ok, nor drift into another state.
+    view = replace(OK, lost=0.44, blank=0.12, changed=0.25, lowfreq=0.67, coarse=1.0, focus=0.53, strength=0.53)
+    cover_like = replace(view, blank=0.19, changed=0.19)
+    flicker = [(40 + i * 0.5, view if i % 3 else cover_like) for i in range(60)]
+    changes = run(HealthMachine(), timeline((0, 10, OK), (10, 40, view)) + flicker)
+    assert changes == [(0.0, CameraState.OK), (18.0, CameraState.MOVED)]
+
+
+def test_blur_shows_no_sharp_detail_of_another_view() -> None:
+    # Edges moved in a quarter of the cells and these show sharp, coherent detail: not blur, even though
+    # the coarse layout is much the same and the learned edges lost contrast.
+    shifted = replace(OK, lost=0.375, blank=0.125, changed=0.25, lowfreq=0.67, focus=0.55, strength=0.55)
+    assert CameraState.DEFOCUSED not in conditions(shifted, CameraState.OK, Rules())
+    assert CameraState.MOVED in conditions(shifted, CameraState.OK, Rules())
