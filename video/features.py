@@ -319,6 +319,7 @@ class Features:
     sharpness: float  # fine-to-coarse gradient energy ratio relative to the reference
     focus: float  # min(sharpness, strength): blur lowers both (noise at night can hide it from sharpness)
     voting: int  # number of grid cells with enough structure to vote
+    lost_coarse: float = 1.0  # median coarse contrast of the lost cells relative to the reference's (1.0: none)
 
     def pairs(self) -> tuple[tuple[str, float], ...]:
         """Return the features as (name, value) pairs, rounded for reports."""
@@ -366,11 +367,15 @@ def compare(seen: Glance, maps: FrameMaps, previous: U8 | None, ref: Reference) 
         incoherent = {i for i in votes if coherent[i] < CELL_INCOHERENT}
     blank = sum(1 for i in lost_cells if i in incoherent or maps.cell_grad[i] < CELL_WEAK * ref.cell_grad[i])
     corr, ratio_coarse, gained = [], [], []
+    lost_set = set(lost_cells)
+    lost_coarse: list[float] = []
     for i in votes:
         na, nb = maps.tiny_norm[i], norms_ref[i]
         corr.append(dots[i] / max(na * nb, 1e-9) if na > floor and nb > floor else 0.0)
         rc = na / max(nb, 1e-6)
         ratio_coarse.append(rc)
+        if i in lost_set:
+            lost_coarse.append(rc)
         # Edge contrast relative to the coarse contrast: a darker or lower-gain picture lowers both, blur only
         # the first. Only for a lower contrast: more coarse contrast (a shadow's or a glare's edge, a big
         # vehicle) adds no fine edges, and is no reason to expect stronger ones. (Not for `blank`: a
@@ -388,6 +393,7 @@ def compare(seen: Glance, maps: FrameMaps, previous: U8 | None, ref: Reference) 
         sharpness=sharpness,
         voting=voting,
         coarse=sorted(ratio_coarse)[voting // 2],
+        lost_coarse=sorted(lost_coarse)[len(lost_coarse) // 2] if lost_coarse else 1.0,
     )
     return Measured(found, ratio)
 
@@ -404,6 +410,7 @@ def features(
     sharpness: float = 1.0,
     voting: int = 0,
     coarse: float = 1.0,
+    lost_coarse: float = 1.0,
 ) -> Features:
     """Assemble the features of a frame from its glance and its scene comparison."""
     return Features(
@@ -424,6 +431,7 @@ def features(
         sharpness=sharpness,
         focus=min(sharpness, strength),
         voting=voting,
+        lost_coarse=lost_coarse,
     )
 
 
@@ -434,4 +442,5 @@ def with_glance(previous: Features, seen: Glance) -> Features:
     return Features(
         seen.luma, seen.contrast, seen.chroma, seen.dominant, seen.motion, seen.still, p.overlap, p.lost,
         p.blank, p.changed, p.coherence, p.strength, p.lowfreq, p.coarse, p.sharpness, p.focus, p.voting,
+        p.lost_coarse,
     )  # fmt: skip

@@ -58,9 +58,7 @@ class Rules:
     moved_lowfreq_enter: float = 0.45
     moved_lowfreq_stay: float = 0.55
     moved_changed: float = 0.25
-    moved_coarse: float = 0.35  # ... with contrast of its own at the coarse scale: a cover keeps far less
-    moved_view_coarse: float = 0.8  # another layout with about the scene's coarse contrast is a view whatever
-    # its detail looks like (a dim dusk view: noisy, featureless-looking cells); covers and paint keep < 0.65
+    moved_coarse: float = 0.35  # ... with contrast of its own at the coarse scale where the scene was lost
     moved_hold_s: float = 8.0
     # defocused: the coarse picture is the reference's (layout and contrast), fine detail is gone.
     blur_lowfreq: float = 0.55
@@ -132,16 +130,14 @@ def assess(f: Features | None, current: CameraState | None, rules: Rules) -> Ass
     coarse_kept = f.lowfreq >= rules.blur_lowfreq and f.coarse >= rules.blur_coarse and f.changed <= rules.blur_changed
     sticky = current in LOST_SCENE
     scene_lost = f.lost >= (rules.lost_stay if sticky else rules.lost_enter)
-    # Moved: another view in place of the scene. Either a good share of the cells show coherent, textured
-    # detail of their own and the coarse layout changed too (or the new view clearly outweighs the washed-out
-    # cells); or the coarse layout changed and kept about the scene's coarse contrast (a dim view at dusk,
-    # whose cells look featureless frame by frame). Either way it has coarse contrast of its own: a dark
-    # cover's sensor noise and hot pixels may look like detail in place frame after frame, but it keeps
-    # hardly any.
+    # Moved: another view in place of the scene: a good share of the cells show coherent, textured detail
+    # of their own, and either the coarse layout changed too or the new view clearly outweighs the
+    # washed-out cells. And the lost cells have coarse contrast of their own: a dark cover's sensor noise
+    # and hot pixels may look like detail in place frame after frame, but it keeps hardly any. (Over the
+    # lost cells only: a partial cover's edge and the cells it left free keep the whole picture's up.)
     other_layout = f.lowfreq <= enter_or_stay(CameraState.MOVED, rules.moved_lowfreq_enter, rules.moved_lowfreq_stay)
     textured = f.changed >= rules.moved_changed and (other_layout or f.changed >= 2 * f.blank)
-    contrasted = f.lowfreq <= rules.moved_lowfreq_enter and f.coarse >= rules.moved_view_coarse
-    moved = scene_lost and f.coarse >= rules.moved_coarse and (textured or contrasted)
+    moved = scene_lost and f.lost_coarse >= rules.moved_coarse and textured
     # A scene lost to blur (fine detail gone, the coarse picture kept) is defocus, not a cover.
     blurred = coarse_kept and f.focus <= rules.focus_stay
     if moved:
