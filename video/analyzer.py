@@ -171,7 +171,10 @@ class CameraAnalyzer:
                 if mode == COLOUR or other.ready or not reference.ready or not covered:
                     self.mode, reference = mode, other
                     self.recent.clear()  # views of the other picture mode
-                    seen = inspect(glance(image, self._previous, reference.noise), uniformity=False)
+                    # No change is measured across the switch: the two pictures differ all over, and that
+                    # is no measure of the new mode's noise (it would teach a noise floor 30 times too high,
+                    # and the next frames would look frozen).
+                    seen = inspect(glance(image, None, reference.noise), uniformity=False)
                     measured = compare(seen, maps, before, reference)
             if not switching and self._troubled(measured.features):
                 relearned = self._relearn(t, seen, maps, before, measured.features)
@@ -329,7 +332,12 @@ class CameraAnalyzer:
     def _track_noise(self, t: float, motion: tuple[float, ...], ref: Reference) -> None:
         s = self.settings
         if ref.noise_frames < s.settle_frames:
-            rise = drop = usual = 1.0 / (ref.noise_frames + 1)  # plain running means at first
+            # Plain running means at first; but over the first few frames a quieter one is taken at once: a
+            # new picture mode's first frames still settle (exposure after an IR switch) and would set the
+            # floor far too high.
+            rise = drop = usual = 1.0 / (ref.noise_frames + 1)
+            if ref.noise_frames < s.learn_frames:
+                drop = 1.0
         else:
             dt = min(max(t - self._noise_t, 0.0), s.max_step_s) if self._noise_t is not None else s.max_step_s
             rise = dt / s.adapt_s

@@ -164,3 +164,24 @@ def test_a_focus_turned_slowly_is_not_learned_away() -> None:
     analyzer = CameraAnalyzer("c1")
     changes = run_dawn(15.0, analyzer, blur_from=85.0)
     assert changes[-1][1] is CameraState.DEFOCUSED and changes[-1][0] <= 85.0 + TARGET_S[CameraState.DEFOCUSED]
+
+
+def test_the_night_picture_s_noise_floor_is_not_learned_from_the_switch() -> None:
+    # At an IR switch the picture turns grey and twice as bright, with an exposure overshoot for 3 s. The
+    # change across the switch is no measure of the night picture's noise: learned from it, the floor came
+    # out 30 times too high and the live night picture read as frozen.
+    scene = Scene(seed=23, fps=2.0, nuisances=("people",))
+    analyzer = CameraAnalyzer("c1")
+    changes = []
+    for t, frame in scene.frames(35.5):  # 5 s after the switch
+        if t >= 30.0:
+            overshoot = 1.0 + 0.8 * float(np.exp(-(t - 30.0) / 0.7))
+            grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY).astype(np.float32) * 1.9 * overshoot + 20.0
+            frame = cv2.cvtColor(np.clip(grey, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+        change = analyzer.frame(t, frame)
+        if change:
+            changes.append((change.t, change.state))
+    assert changes == [(0.0, CameraState.OK)]
+    colour, mono = analyzer.references["colour"], analyzer.references["mono"]
+    assert colour.noise is not None and mono.noise is not None
+    assert mono.noise < 1.5 * colour.noise  # the same sensor; taken from the switch's change: 2.1 times
