@@ -176,7 +176,7 @@ class CameraAnalyzer:
                     # and the next frames would look frozen).
                     seen = inspect(glance(image, None, reference.noise), uniformity=False)
                     measured = compare(seen, maps, before, reference)
-            if not switching and self._troubled(measured.features):
+            if not switching and self._scene_lost_anew(measured.features):
                 relearned = self._relearn(t, seen, maps, before, measured.features)
                 if relearned is not None:
                     reference, measured = relearned
@@ -216,12 +216,12 @@ class CameraAnalyzer:
         transition = self.machine.reset(t, "re-baselined by operator")
         return Change(self.camera, transition, None) if transition else None
 
-    def _troubled(self, features: Features) -> bool:
-        """True if this frame, against a ready reference of a healthy camera, starts or feeds a scene condition."""
+    def _scene_lost_anew(self, features: Features) -> bool:
+        """True if this frame of a healthy camera starts or feeds a lost scene, with its fine detail kept."""
         if self.machine.state is not CameraState.OK or features.voting == 0:
             return False
         judged = assess(features, CameraState.OK, self.rules)
-        return judged.scene_lost or judged.detail_lost
+        return judged.scene_lost and not judged.detail_lost
 
     def _relearn(
         self, t: float, seen: Glance, maps: FrameMaps, before: npt.NDArray[np.uint8] | None, against: Features
@@ -230,11 +230,8 @@ class CameraAnalyzer:
         gradually (light), not suddenly (a tamper): replace the reference by that view and return it with
         this frame's comparison against it. Else None."""
         s, r = self.settings, self.rules
-        if self._quiet_t is None or self.mode is None:
-            return None
-        judged = assess(against, CameraState.OK, r)
-        if judged.detail_lost or against.lowfreq >= r.blur_lowfreq:
-            return None  # fine detail lost, or the coarse picture kept, as blur keeps it: never learned away
+        if self._quiet_t is None or self.mode is None or against.lowfreq >= r.blur_lowfreq:
+            return None  # the coarse picture kept, as blur keeps it: never learned away
         view = self.recent.before(self._quiet_t - s.recent_gap_s)
         current = self.references.get(self.mode)
         if view is None or current is None:
