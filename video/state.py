@@ -58,7 +58,7 @@ class Rules:
     moved_lowfreq_enter: float = 0.45
     moved_lowfreq_stay: float = 0.55
     moved_changed: float = 0.25
-    moved_coarse: float = 0.35  # ... with contrast of its own at the coarse scale where the scene was lost
+    moved_coarse: float = 0.25  # ... with contrast of its own at the coarse scale where the scene was lost
     moved_hold_s: float = 8.0
     # defocused: the coarse picture is the reference's (layout and contrast), fine detail is gone.
     blur_lowfreq: float = 0.55
