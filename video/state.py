@@ -70,7 +70,7 @@ class Rules:
     # is the light having changed since the reference was learned (lamp-lit edges gone dark), not blur.
     blur_strength_enter: float = 0.75
     blur_strength_stay: float = 0.85
-    defocused_hold_s: float = 8.0
+    defocused_hold_s: float = 6.0
     # common
     grace_s: float = 1.1  # a run of evidence survives a gap this long (one or two missed frames)
     clear_s: float = 3.0  # a state's condition must be gone this long before the state is left
@@ -138,8 +138,10 @@ def assess(f: Features | None, current: CameraState | None, rules: Rules) -> Ass
     other_layout = f.lowfreq <= enter_or_stay(CameraState.MOVED, rules.moved_lowfreq_enter, rules.moved_lowfreq_stay)
     textured = f.changed >= rules.moved_changed and (other_layout or f.changed >= 2 * f.blank)
     moved = scene_lost and f.lost_coarse >= rules.moved_coarse and textured
-    # A scene lost to blur (fine detail gone, the coarse picture kept) is defocus, not a cover.
-    blurred = coarse_kept and f.focus <= rules.focus_stay
+    # A scene lost to blur (fine detail gone, the coarse picture kept) is defocus, not a cover; so is one
+    # whose lost cells kept half their coarse contrast (a cover or paint keeps at most a third where it
+    # lies): at night, noise can prop up the fine detail of a blurred picture.
+    blurred = coarse_kept and (f.focus <= rules.focus_stay or f.lost_coarse >= rules.blur_coarse)
     if moved:
         found.add(CameraState.MOVED)
     elif scene_lost and not blurred:
