@@ -43,7 +43,7 @@ class Rules:
     # ... made by a decoder, not a sensor: black (and without the sensor's noise), or a static screen. A
     # covered lens is a live, noisy, auto-exposed picture, however dark: that is occlusion.
     black_luma: float = 12.0
-    black_motion: float = 1.0  # grey levels of mean change between analysed frames: a sensor's noise is more
+    black_motion: float = 1.5  # grey levels of mean change between analysed frames: a covered sensor's is more
     static_still: float = 0.9
     loss_hold_s: float = 3.0
     # frozen: nearly every cell repeats exactly.
