@@ -54,7 +54,8 @@ class Change:
 class Settings:
     """How the analyzer learns its reference views."""
 
-    learn_frames: int = 10  # frames averaged before the reference is used (5 s at 2 fps)
+    learn_frames: int = 10  # frames averaged before the reference is used (5 s at 2 fps) ...
+    max_restarts: int = 4  # ... learned again, at most this often, when they did not match the next frame
     settle_frames: int = 40  # the reference stays a plain running mean this long, then adapts slowly
     adapt_s: float = 600.0  # time constant of the slow reference update while healthy
     max_step_s: float = 10.0  # longest interval credited to one reference update
@@ -113,6 +114,7 @@ class CameraAnalyzer:
         self.relearned = 0  # references replaced by a recent view after a gradual change of the picture
         self.recent = RecentViews(self.settings.recent_every_s, self.settings.recent_keep_s)
         self._quiet_t: float | None = None  # media time of the last frame with nothing amiss
+        self._restarts: dict[str, int] = {}  # per picture mode: first views learned again (see `frame`)
         self._previous: Glance | None = None  # of the last analysed frame
         self._small: npt.NDArray[np.uint8] | None = None  # small grey image of the last frame compared ...
         self._small_index = -1  # ... and its index in `frames`
@@ -180,6 +182,14 @@ class CameraAnalyzer:
                 relearned = self._relearn(t, seen, maps, before, measured.features)
                 if relearned is not None:
                     reference, measured = relearned
+            if self._unsettled_start(reference, measured.features):
+                # The first view was learned from a passing moment (a vehicle's headlights, exposure still
+                # settling at a stream's start): it does not match the picture it is about to judge. Learn
+                # it again, from this frame.
+                assert self.mode is not None
+                reference = self.references[self.mode] = Reference(self.settings.learn_frames)
+                self._restarts[self.mode] = self._restarts.get(self.mode, 0) + 1
+                measured = compare(seen, maps, before, reference)
             features, ratio = measured.features, measured.fine_ratio
             seen = replace(seen, dominant=features.dominant)  # carried on: the small image's, the better one
             self._scene_t = t
@@ -194,8 +204,8 @@ class CameraAnalyzer:
                 self._track_noise(t, seen.motion_cells, reference)
             if maps is not None:
                 self._learn(t, maps, ratio, reference)
-                if self.machine.quiet and reference.ready:
-                    self.recent.offer(t, maps.small)
+                if self.machine.quiet and reference.frames >= self.settings.settle_frames:
+                    self.recent.offer(t, maps.small)  # views of a scene whose reference has settled
         if self.machine.quiet:
             self._quiet_t = t
         self._previous = seen
@@ -216,6 +226,14 @@ class CameraAnalyzer:
         transition = self.machine.reset(t, "re-baselined by operator")
         return Change(self.camera, transition, None) if transition else None
 
+    def _unsettled_start(self, ref: Reference, features: Features) -> bool:
+        """True if `ref` was just learned (this is the first frame judged against it), does not match this
+        frame (a quarter of the cells lost), and may still be learned again (a few times at most)."""
+        s = self.settings
+        if ref.frames != s.learn_frames or self.mode is None or self._restarts.get(self.mode, 0) >= s.max_restarts:
+            return False
+        return features.voting > 0 and features.lost >= self.rules.lost_stay
+
     def _scene_lost_anew(self, features: Features) -> bool:
         """True if this frame of a healthy camera starts or feeds a lost scene, with its fine detail kept."""
         if self.machine.state is not CameraState.OK or features.voting == 0:
@@ -234,8 +252,8 @@ class CameraAnalyzer:
             return None  # the coarse picture kept, as blur keeps it: never learned away
         view = self.recent.before(self._quiet_t - s.recent_gap_s)
         current = self.references.get(self.mode)
-        if view is None or current is None:
-            return None
+        if view is None or current is None or current.frames < s.settle_frames:
+            return None  # (a reference still being learned is learned again at a mismatch: `_unsettled_start`)
         candidate = reference_of(view, current)
         measured = compare(seen, maps, before, candidate)
         f = measured.features

@@ -185,3 +185,28 @@ def test_the_night_picture_s_noise_floor_is_not_learned_from_the_switch() -> Non
     colour, mono = analyzer.references["colour"], analyzer.references["mono"]
     assert colour.noise is not None and mono.noise is not None
     assert mono.noise < 1.5 * colour.noise  # the same sensor; taken from the switch's change: 2.1 times
+
+
+def run_headlights_at_start(analyzer: CameraAnalyzer) -> list[tuple[float, CameraState]]:
+    """A night view whose stream starts while a vehicle's headlight beam lights the road (moving slowly, gone
+    after 4.5 s, as on seed 16's `clean_15_yard_trees_night`); then nothing happens for a minute."""
+    scene = Scene(seed=24, fps=2.0, nuisances=("people",))
+    beam = np.zeros((360, 640), np.float32)
+    cv2.ellipse(beam, (320, 250), (330, 45), 0, 0, 360, 1.0, -1)
+    beam = cv2.GaussianBlur(beam, (0, 0), 9.0)[:, :, None]
+    changes = []
+    for t, frame in scene.frames(60.0):
+        image = frame.astype(np.float32) * 0.45
+        if t < 4.5:
+            image += 200.0 * np.roll(beam, int(20 * t) - 40, axis=1)
+        change = analyzer.frame(t, np.clip(image, 0, 255).astype(np.uint8))
+        if change:
+            changes.append((change.t, change.state))
+    return changes
+
+
+def test_a_first_view_learned_with_a_vehicle_passing_is_learned_again() -> None:
+    assert run_headlights_at_start(CameraAnalyzer("c1")) == [(0.0, CameraState.OK)]
+    # The control: kept, that first view makes the empty road read as a cover, for good.
+    kept = run_headlights_at_start(CameraAnalyzer("c1", settings=Settings(max_restarts=0)))
+    assert [s for _, s in kept] == [CameraState.OK, CameraState.OCCLUDED]
