@@ -33,10 +33,10 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import paho.mqtt.client as mqtt
@@ -497,24 +497,36 @@ def run(args: argparse.Namespace, workdir: Path) -> list[Phase]:
     return best
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark, print the table and, last, the RESULT line; return 1 if any count was wrong."""
-    args = build_parser().parse_args(argv)
+T = TypeVar("T")
+
+
+def bench_logging(verbose: bool, progress: logging.Logger) -> None:
+    """Log to stderr (INFO with `verbose`, else WARNING), `progress` at INFO whatever, httpx quiet."""
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
+        level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
-    logger.setLevel(logging.INFO)  # progress, on stderr
-    # SIGTERM unwinds like Ctrl-C, so the servers are stopped and the temp dir removed.
+    progress.setLevel(logging.INFO)
+
+
+def in_workdir(workdir: str | None, prefix: str, run: Callable[[Path], T]) -> T:
+    """Call `run` with `workdir` (kept), or with a temp dir removed afterwards. SIGTERM unwinds like Ctrl-C,
+    so that servers are stopped and the temp dir removed."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if workdir:
+        return run(Path(workdir).resolve())
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        return run(Path(tmp))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print the table and, last, the RESULT line; return 1 if any count was wrong."""
+    args = build_parser().parse_args(argv)
+    bench_logging(args.verbose, logger)
     load_before = os.getloadavg()[0]
-    if args.workdir:
-        phases = run(args, Path(args.workdir).resolve())
-    else:
-        with tempfile.TemporaryDirectory(prefix="vigil-bench-") as tmp:
-            phases = run(args, Path(tmp))
+    phases = in_workdir(args.workdir, "vigil-bench-", lambda workdir: run(args, workdir))
     count_only, single, raw, batched = phases
     assert count_only.msgs_per_s is not None and single.msgs_per_s is not None
     single_ratio = single.msgs_per_s / count_only.msgs_per_s

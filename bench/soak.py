@@ -30,8 +30,6 @@ import logging
 import math
 import os
 import re
-import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -40,7 +38,7 @@ from dataclasses import dataclass, field
 import httpx
 import yaml
 
-from bench.ingest import wait_stored
+from bench.ingest import bench_logging, in_workdir, wait_stored
 from bench.soak_observe import (
     DRIVER,
     AlertEvent,
@@ -555,22 +553,11 @@ def run(args: argparse.Namespace, workdir: Path) -> Outcome:
 def main(argv: list[str] | None = None) -> int:
     """Run the soak, print the report and, last, the RESULT line; return 1 if anything was wrong."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logger.setLevel(logging.INFO)  # progress, on stderr
+    bench_logging(args.verbose, logger)
     if args.minutes * 60 <= args.warmup:
         raise SystemExit("--minutes must be longer than --warmup")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop the services, remove the temp dir
     load_before = os.getloadavg()[0]
-    if args.workdir:
-        out = run(args, Path(args.workdir).resolve())
-    else:
-        with tempfile.TemporaryDirectory(prefix="vigil-soak-") as tmp:
-            out = run(args, Path(tmp))
+    out = in_workdir(args.workdir, "vigil-soak-", lambda workdir: run(args, workdir))
     growth, alert_p95 = print_report(args, out, load_before)
     for error in out.errors:
         print(f"ERROR: {error}")

@@ -182,14 +182,9 @@ class CameraAnalyzer:
                 relearned = self._relearn(t, seen, maps, before, measured.features)
                 if relearned is not None:
                     reference, measured = relearned
-            if self._unsettled_start(reference, measured.features):
-                # The first view was learned from a passing moment (a vehicle's headlights, exposure still
-                # settling at a stream's start): it does not match the picture it is about to judge. Learn
-                # it again, from this frame.
-                assert self.mode is not None
-                reference = self.references[self.mode] = Reference(self.settings.learn_frames)
-                self._restarts[self.mode] = self._restarts.get(self.mode, 0) + 1
-                measured = compare(seen, maps, before, reference)
+            restarted = self._restart(seen, maps, before, reference, measured.features)
+            if restarted is not None:
+                reference, measured = restarted
             features, ratio = measured.features, measured.fine_ratio
             seen = replace(seen, dominant=features.dominant)  # carried on: the small image's, the better one
             self._scene_t = t
@@ -226,13 +221,21 @@ class CameraAnalyzer:
         transition = self.machine.reset(t, "re-baselined by operator")
         return Change(self.camera, transition, None) if transition else None
 
-    def _unsettled_start(self, ref: Reference, features: Features) -> bool:
-        """True if `ref` was just learned (this is the first frame judged against it), does not match this
-        frame (a quarter of the cells lost), and may still be learned again (a few times at most)."""
+    def _restart(
+        self, seen: Glance, maps: FrameMaps, before: npt.NDArray[np.uint8] | None, ref: Reference, against: Features
+    ) -> tuple[Reference, Measured] | None:
+        """If `ref` was just learned (this is the first frame judged against it) from a passing moment (a
+        vehicle's headlights, exposure still settling at a stream's start), it does not match the picture it
+        is about to judge (a quarter of the cells lost): learn it again from this frame, a few times at most,
+        and return the new one with this frame's comparison against it. Else None."""
         s = self.settings
         if ref.frames != s.learn_frames or self.mode is None or self._restarts.get(self.mode, 0) >= s.max_restarts:
-            return False
-        return features.voting > 0 and features.lost >= self.rules.lost_stay
+            return None
+        if against.voting == 0 or against.lost < self.rules.lost_stay:
+            return None
+        fresh = self.references[self.mode] = Reference(s.learn_frames)
+        self._restarts[self.mode] = self._restarts.get(self.mode, 0) + 1
+        return fresh, compare(seen, maps, before, fresh)
 
     def _scene_lost_anew(self, features: Features) -> bool:
         """True if this frame of a healthy camera starts or feeds a lost scene, with its fine detail kept."""
@@ -253,7 +256,7 @@ class CameraAnalyzer:
         view = self.recent.before(self._quiet_t - s.recent_gap_s)
         current = self.references.get(self.mode)
         if view is None or current is None or current.frames < s.settle_frames:
-            return None  # (a reference still being learned is learned again at a mismatch: `_unsettled_start`)
+            return None  # (a reference still being learned is learned again at a mismatch: `_restart`)
         candidate = reference_of(view, current)
         measured = compare(seen, maps, before, candidate)
         f = measured.features

@@ -164,18 +164,7 @@ def plan_clip_set(seed: int, count: int = 3, quick: bool = False) -> list[ClipSp
             clip_seed = int(rng.integers(1 << 30))
             nz = _nuisances(rng, lighting, {}, duration, float(rng.uniform(0, 1.0)))
             scene = SceneSpec(kind, clip_seed, w, h, lighting, ir_night, nz, name=f"cam{ti * count + i + 1:02d}")
-            specs.append(
-                ClipSpec(
-                    name=f"tamper_{typ}_{i + 1:02d}",
-                    camera=scene.name,
-                    scene=scene,
-                    duration_s=duration,
-                    fps=fps,
-                    events=(TamperEvent(round(start, 2), typ, None if end is None else round(end, 2), clip_seed),),
-                    jpeg_quality=int(rng.integers(60, 90)),
-                    group="tamper",
-                )
-            )
+            specs.append(_tamper_clip(f"tamper_{typ}_{i + 1:02d}", scene, duration, fps, typ, start, end, rng))
     if not quick:
         specs.extend(_after_switch(seed, count))
     n_clean = 2 if quick else max(16, 2 * len(_CLEAN))
@@ -220,19 +209,28 @@ def _after_switch(seed: int, count: int) -> list[ClipSpec]:
         nz = replace(_nuisances(rng, lighting, {}, duration, float(rng.uniform(0, 1.0))), ir_switch_s=switch)
         w, h = _SIZES[(ti + seed) % len(_SIZES)]
         scene = SceneSpec(kind, clip_seed, w, h, lighting, True, nz, name=f"cam{40 + ti:02d}")
+        fps = float(rng.choice([5.0, 6.0]))
         specs.append(
-            ClipSpec(
-                name=f"tamper_{typ}_{count + 1:02d}_{lighting}",
-                camera=scene.name,
-                scene=scene,
-                duration_s=duration,
-                fps=float(rng.choice([5.0, 6.0])),
-                events=(TamperEvent(round(start, 2), typ, None if end is None else round(end, 2), clip_seed),),
-                jpeg_quality=int(rng.integers(60, 90)),
-                group="tamper",
-            )
+            _tamper_clip(f"tamper_{typ}_{count + 1:02d}_{lighting}", scene, duration, fps, typ, start, end, rng)
         )
     return specs
+
+
+def _tamper_clip(
+    name: str, scene: SceneSpec, duration: float, fps: float, typ: str, start: float, end: float | None, rng: Any
+) -> ClipSpec:
+    """One tamper clip of the evaluation set (its JPEG quality drawn from `rng`, after everything else)."""
+    event = TamperEvent(round(start, 2), typ, None if end is None else round(end, 2), scene.seed)
+    return ClipSpec(
+        name=name,
+        camera=scene.name,
+        scene=scene,
+        duration_s=duration,
+        fps=fps,
+        events=(event,),
+        jpeg_quality=int(rng.integers(60, 90)),
+        group="tamper",
+    )
 
 
 def _write(args: tuple[ClipSpec, Path]) -> ClipResult:
