@@ -229,7 +229,9 @@ class CameraAnalyzer:
         is about to judge (a quarter of the cells lost): learn it again from this frame, a few times at most,
         and return the new one with this frame's comparison against it. Else None."""
         s = self.settings
-        if ref.frames != s.learn_frames or self.mode is None or self._restarts.get(self.mode, 0) >= s.max_restarts:
+        # (Its own count: a view adopted by `_relearn` is judged from its first frame on, and must not be
+        # learned again when it has learned as many as a first view does: a tamper then would be learned.)
+        if ref.frames != ref.learn_frames or self.mode is None or self._restarts.get(self.mode, 0) >= s.max_restarts:
             return None
         if against.voting == 0 or against.lost < self.rules.lost_stay:
             return None

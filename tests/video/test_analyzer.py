@@ -152,6 +152,15 @@ def test_a_cover_after_the_light_changed_is_reported() -> None:
     assert changes[-1][1] is CameraState.OCCLUDED and 80.0 < changes[-1][0] <= 80.0 + TARGET_S[CameraState.OCCLUDED]
 
 
+def test_a_cover_soon_after_the_view_was_learned_anew_is_reported() -> None:
+    # The view is learned anew at 55 s; 4.5 s later, when it has learned 10 frames (as many as a first
+    # view), the camera is covered. The cover must be judged, not taken for a first view to learn again.
+    analyzer = CameraAnalyzer("c1")
+    changes = run_dawn(15.0, analyzer, tampers=(Tamper("cover", 59.5),))
+    assert analyzer.relearned == 1
+    assert changes[-1][1] is CameraState.OCCLUDED and changes[-1][0] <= 59.5 + TARGET_S[CameraState.OCCLUDED]
+
+
 def test_a_sudden_change_is_judged_not_learned() -> None:
     # Lamps switched off at once look like a cover over their pools: sudden changes are never learned away.
     analyzer = CameraAnalyzer("c1")
